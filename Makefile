@@ -1,0 +1,44 @@
+# nriwasm — run containerd/nri Wasm plugins beside the runtime, for low-memory nodes.
+#
+# The two set-up commands: `make demo` and `make test`. Everything a target needs it
+# installs itself (`make deps`). Slow suites (cross/qemu, real containerd) have their
+# own targets; .ci/run runs them all.
+
+GO        ?= go
+OUT       ?= $(CURDIR)/out
+BIN       := $(OUT)/nriwasm
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='$(LDFLAGS)'
+
+.PHONY: all build demo test test-race vet fmt deps clean
+all: build plugins
+
+build: $(BIN)
+$(BIN): FORCE
+	$(GOBUILD) -o $@ .
+
+# demo: the embedded default config and built-in scenario, with the example plugins.
+demo: build plugins
+	$(BIN) demo -plugin-dir $(PLUGIN_OUT)
+
+test: deps-plugins plugins vet
+	CGO_ENABLED=0 $(GO) test -count=1 ./...
+	CGO_ENABLED=1 $(GO) test -count=1 -race ./nri/... ./wasm/...
+
+vet:
+	CGO_ENABLED=0 $(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1; }
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+clean:
+	rm -rf $(OUT) dist
+
+FORCE:
+
+include wasm/plugins/plugins.mk
+-include cross/cross.mk
+-include build/build.mk
+-include nri/e2e/e2e.mk
