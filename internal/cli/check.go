@@ -1,0 +1,130 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/nriwasm/nriwasm/internal/config"
+	"github.com/nriwasm/nriwasm/wasm"
+)
+
+// checkReport is what `nriwasm check` says of one file.
+type checkReport struct {
+	File            string   `json:"file"`
+	OK              bool     `json:"ok"`
+	Error           string   `json:"error,omitempty"`
+	SHA256          string   `json:"sha256,omitempty"`
+	Bytes           int      `json:"bytes,omitempty"`
+	ABI             string   `json:"abi,omitempty"`
+	Events          []string `json:"events,omitempty"`
+	Engine          string   `json:"engine,omitempty"`
+	CompileMS       float64  `json:"compile_ms,omitempty"`
+	InstantiateMS   float64  `json:"instantiate_ms,omitempty"`
+	MemoryMinBytes  uint64   `json:"memory_min_bytes,omitempty"`
+	MemoryMaxBytes  uint64   `json:"memory_max_bytes,omitempty"` // 0: the module declares no maximum
+	MemoryCapBytes  uint64   `json:"memory_cap_bytes,omitempty"`
+	CodeBytes       uint64   `json:"code_bytes,omitempty"`
+	CompileCacheDir string   `json:"cache_dir,omitempty"`
+}
+
+// Check is `nriwasm check`: each file is compiled and instantiated under the
+// configured engine, cache and [defaults] memory limit, and reported on. It
+// returns ErrFailed if any file would not load.
+func Check(ctx context.Context, env Env, configPath string, jsonOut bool, files []string) error {
+	cfg, err := config.Load(configPath, env.Embedded)
+	if err != nil {
+		return err
+	}
+	if len(files) == 0 {
+		return fmt.Errorf("check: name at least one .wasm file")
+	}
+	engine, err := wasm.Engine(cfg.Engine).Resolve()
+	if err != nil {
+		return err
+	}
+	if cfg.CacheDir != "" && os.MkdirAll(cfg.CacheDir, 0o700) != nil {
+		cfg.CacheDir = "" // check still reports; the daemon warns about the cache
+	}
+	logger := newLogger(env.Stderr, cfg.LogLevel)
+	failed := false
+	for _, file := range files {
+		rep := checkFile(ctx, cfg, engine, file, logger)
+		failed = failed || !rep.OK
+		if jsonOut {
+			b, _ := json.Marshal(rep)
+			fmt.Fprintf(env.Stdout, "%s\n", b)
+		} else {
+			printCheck(env, rep)
+		}
+	}
+	if failed {
+		return ErrFailed
+	}
+	return nil
+}
+
+func checkFile(ctx context.Context, cfg *config.Config, engine wasm.Engine, file string, logger *slog.Logger) checkReport {
+	rep := checkReport{File: file}
+	fail := func(err error) checkReport {
+		rep.Error = err.Error()
+		return rep
+	}
+	bin, err := os.ReadFile(file)
+	if err != nil {
+		return fail(err)
+	}
+	mod, err := wasm.Compile(ctx, file, bin, wasm.NewConfig().
+		WithEngine(engine).
+		WithCacheDir(cfg.CacheDir).
+		WithMemoryLimit(cfg.Defaults.MemoryLimit).
+		WithLogger(logger.With("plugin", file)))
+	if err != nil {
+		return fail(err)
+	}
+	info := mod.Info()
+	rep.SHA256, rep.Bytes, rep.ABI, rep.Events, rep.Engine = info.SHA256, info.Bytes, info.ABI, info.Events, string(info.Engine)
+	rep.CompileMS = ms(info.CompileTime)
+	rep.MemoryMinBytes = uint64(info.MinPages) * wasm.PageSize
+	rep.MemoryMaxBytes = uint64(info.MaxPages) * wasm.PageSize
+	rep.MemoryCapBytes = uint64(info.LimitPages) * wasm.PageSize
+	rep.CodeBytes = info.CodeBytes
+	if engine == wasm.Compiler {
+		rep.CompileCacheDir = cfg.CacheDir
+	}
+	p := wasm.NewPlugin(mod, nil)
+	defer p.Close(context.WithoutCancel(ctx))
+	start := time.Now()
+	if err := p.Start(ctx); err != nil {
+		return fail(err)
+	}
+	rep.InstantiateMS = ms(time.Since(start))
+	rep.OK = true
+	return rep
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func printCheck(env Env, r checkReport) {
+	if !r.OK {
+		fmt.Fprintf(env.Stdout, "%s: FAIL: %s\n", r.File, r.Error)
+		return
+	}
+	maxMem := "none declared"
+	if r.MemoryMaxBytes > 0 {
+		maxMem = wasm.FormatBytes(r.MemoryMaxBytes)
+	}
+	fmt.Fprintf(env.Stdout, "%s: ok\n", r.File)
+	fmt.Fprintf(env.Stdout, "  abi:          %s\n", r.ABI)
+	fmt.Fprintf(env.Stdout, "  events:       %s\n", strings.Join(r.Events, ", "))
+	fmt.Fprintf(env.Stdout, "  engine:       %s\n", r.Engine)
+	fmt.Fprintf(env.Stdout, "  compile:      %.1f ms\n", r.CompileMS)
+	fmt.Fprintf(env.Stdout, "  instantiate:  %.1f ms\n", r.InstantiateMS)
+	fmt.Fprintf(env.Stdout, "  memory:       declared min %s, max %s; capped at %s\n", wasm.FormatBytes(r.MemoryMinBytes), maxMem, wasm.FormatBytes(r.MemoryCapBytes))
+	fmt.Fprintf(env.Stdout, "  code:         %s\n", wasm.FormatBytes(r.CodeBytes))
+	fmt.Fprintf(env.Stdout, "  size, sha256: %s, %s\n", wasm.FormatBytes(uint64(r.Bytes)), r.SHA256)
+}

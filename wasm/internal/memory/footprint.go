@@ -1,0 +1,125 @@
+package memory
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/metrics"
+	"strconv"
+	"strings"
+)
+
+// ErrProc is wrapped when /proc cannot be read or parsed.
+var ErrProc = errors.New("memory: /proc")
+
+// ExecMappedBytes sums the executable anonymous mappings of this process:
+// wazero's compiler maps machine code RX that way, so the difference around
+// CompileModule is the module's code footprint. It needs Linux's /proc.
+func ExecMappedBytes() (uint64, error) {
+	return readProc("/proc/self/maps", execMapped)
+}
+
+// RSS is this process's resident set size (VmRSS).
+func RSS() (uint64, error) {
+	return readProc("/proc/self/status", statusField("VmRSS"))
+}
+
+// PeakRSS is this process's peak resident set size (VmHWM).
+func PeakRSS() (uint64, error) {
+	return readProc("/proc/self/status", statusField("VmHWM"))
+}
+
+// HeapInUse is the bytes of live Go heap objects after a full GC. The
+// interpreter keeps a module's IR on the heap, so the difference around
+// CompileModule is its code footprint. The GC makes it slow: measure, don't
+// poll.
+func HeapInUse() uint64 {
+	runtime.GC()
+	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
+	metrics.Read(s)
+	return s[0].Value.Uint64()
+}
+
+func readProc(path string, parse func(io.Reader) (uint64, error)) (uint64, error) {
+	if runtime.GOOS != "linux" {
+		return 0, fmt.Errorf("%w: %s on %s: %w", ErrProc, path, runtime.GOOS, errors.ErrUnsupported)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", ErrProc, err)
+	}
+	defer f.Close()
+	n, err := parse(f)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %w", ErrProc, path, err)
+	}
+	return n, nil
+}
+
+// execMapped parses /proc/PID/maps lines ("start-end perms offset dev inode
+// [path]") and sums those that are executable, have no inode and no path
+// ([vdso] and files are excluded).
+func execMapped(r io.Reader) (uint64, error) {
+	var total uint64
+	s := bufio.NewScanner(r)
+	for line := 1; s.Scan(); line++ {
+		f := strings.Fields(s.Text())
+		if len(f) < 5 {
+			return 0, fmt.Errorf("line %d: %q: want at least 5 fields", line, s.Text())
+		}
+		if len(f) > 5 || f[4] != "0" || !strings.Contains(f[1], "x") {
+			continue
+		}
+		lo, hi, ok := strings.Cut(f[0], "-")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if !ok || err1 != nil || err2 != nil || end < start {
+			return 0, fmt.Errorf("line %d: address range %q: want hex start-end", line, f[0])
+		}
+		total += end - start
+	}
+	return total, s.Err()
+}
+
+// statusField returns a parser for one "Name:  1234 kB" line of
+// /proc/PID/status, in bytes.
+func statusField(name string) func(io.Reader) (uint64, error) {
+	return func(r io.Reader) (uint64, error) {
+		s := bufio.NewScanner(r)
+		for s.Scan() {
+			v, ok := strings.CutPrefix(s.Text(), name+":")
+			if !ok {
+				continue
+			}
+			num, ok := strings.CutSuffix(strings.TrimSpace(v), " kB")
+			kb, err := strconv.ParseUint(num, 10, 64)
+			if !ok || err != nil {
+				return 0, fmt.Errorf("%s %q: want a number of kB", name, strings.TrimSpace(v))
+			}
+			return kb << 10, nil
+		}
+		if err := s.Err(); err != nil {
+			return 0, err
+		}
+		return 0, fmt.Errorf("no %s line", name)
+	}
+}
+
+// FormatBytes renders n in binary units with at most one decimal:
+// "512 KiB", "41.5 MiB", "100 B".
+func FormatBytes(n uint64) string {
+	const units = "KMGTPE"
+	if n < 1<<10 {
+		return strconv.FormatUint(n, 10) + " B"
+	}
+	i := 0
+	for i < len(units)-1 && n >= 1<<(10*(i+2)) {
+		i++
+	}
+	v := float64(n) / float64(uint64(1)<<(10*(i+1)))
+	s := strconv.FormatFloat(v, 'f', 1, 64)
+	return strings.TrimSuffix(s, ".0") + " " + units[i:i+1] + "iB"
+}
