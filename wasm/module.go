@@ -2,6 +2,7 @@ package wasm
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -168,7 +169,11 @@ func codeFootprint(engine Engine) uint64 {
 // pruneCache removes cache directories of other wazero versions or
 // architectures, which wazero never cleans.
 func pruneCache(dir string, logger *slog.Logger) {
-	current := "wazero-" + WazeroVersion() + "-" + runtime.GOARCH + "-" + runtime.GOOS
+	version := WazeroVersion()
+	if version == "unknown" {
+		version = "dev" // what wazero calls itself then (test binaries have no module versions)
+	}
+	current := "wazero-" + version + "-" + runtime.GOARCH + "-" + runtime.GOOS
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
 		if e.IsDir() && strings.HasPrefix(e.Name(), "wazero-") && e.Name() != current {
@@ -215,6 +220,12 @@ func (m *Module) Instantiate(ctx context.Context) (in *Instance, err error) {
 		WithName(fmt.Sprintf("%s#%d", m.name, m.serial.Add(1))).
 		WithStdout(m.log.stdout()).
 		WithStderr(m.log.stderr()).
+		// Real clocks and randomness (wazero's defaults are fixed, so every
+		// instance would draw the same numbers); sleep stays a no-op, since
+		// a sleeping host call cannot be interrupted at the deadline.
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader).
 		WithStartFunctions()
 	if m.abi.Start != "" {
 		mc = mc.WithStartFunctions(m.abi.Start)

@@ -212,8 +212,8 @@ nmae = "a"
 	want := []string{
 		`t.toml:1: engine: invalid value "jit"`,
 		`t.toml:3: defaults.timeout: got integer 1`,
-		`t.toml:5: plugin[1].nmae: unknown key (did you mean "name"?)`,
 		`t.toml:4: plugin[1].name: missing`,
+		`t.toml:5: plugin[1].nmae: unknown key (did you mean "name"?)`,
 	}
 	lines := strings.Split(err.Error(), "\n")
 	if len(lines) != len(want) {

@@ -141,10 +141,10 @@ func (d *decoder) plugins(v any, c *Config) {
 		if n := d.line(key); n > 0 {
 			p.Origin += ":" + strconv.Itoa(n)
 		}
-		d.plugin(key, m, &p, true)
 		if _, ok := m["name"]; !ok {
 			d.fail(key+".name", ErrInvalid, `missing (want the NRI plugin name, e.g. name = "injector")`)
 		}
+		d.plugin(key, m, &p, true)
 		c.Plugins = append(c.Plugins, p)
 	}
 }
