@@ -30,7 +30,7 @@ type logSink struct {
 }
 
 func (s *logSink) Enabled(context.Context, slog.Level) bool { return true }
-func (s *logSink) WithGroup(string) slog.Handler           { return s }
+func (s *logSink) WithGroup(string) slog.Handler            { return s }
 func (s *logSink) WithAttrs(as []slog.Attr) slog.Handler    { return &attrSink{s, as} }
 func (s *logSink) Handle(_ context.Context, r slog.Record) error {
 	return s.handle(r, nil)
@@ -58,7 +58,7 @@ type attrSink struct {
 }
 
 func (a *attrSink) Enabled(context.Context, slog.Level) bool { return true }
-func (a *attrSink) WithGroup(string) slog.Handler           { return a }
+func (a *attrSink) WithGroup(string) slog.Handler            { return a }
 func (a *attrSink) WithAttrs(as []slog.Attr) slog.Handler {
 	return &attrSink{a.s, append(append([]slog.Attr(nil), a.attrs...), as...)}
 }
