@@ -51,7 +51,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	cmd := ""
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
-	} else if _, launched, _ := nri.Launched(); launched {
+	} else if nri.LaunchedByRuntime() {
 		cmd = "run" // a runtime starts its plugins without arguments
 	}
 	flags := flag.NewFlagSet("nriwasm "+cmd, flag.ContinueOnError)

@@ -18,14 +18,19 @@ type Launch struct {
 	Conn        net.Conn
 }
 
+// LaunchedByRuntime reports whether the environment says the runtime
+// started this process, without taking over its socket.
+func LaunchedByRuntime() bool { return os.Getenv(api.PluginSocketEnvVar) != "" }
+
 // Launched reports whether the runtime started this process as a plugin and,
 // if so, returns the connection it made. ok is false when the environment
-// does not say so; err is set when it says so but is unusable.
+// does not say so; err is set when it says so but is unusable. The socket
+// can be taken over once.
 func Launched() (l Launch, ok bool, err error) {
-	fdText := os.Getenv(api.PluginSocketEnvVar)
-	if fdText == "" {
+	if !LaunchedByRuntime() {
 		return l, false, nil
 	}
+	fdText := os.Getenv(api.PluginSocketEnvVar)
 	l.Name, l.Index = os.Getenv(api.PluginNameEnvVar), os.Getenv(api.PluginIdxEnvVar)
 	if err := api.CheckPluginName(l.Name); err != nil {
 		return l, true, fmt.Errorf("nri: launched with %s=%q: %w", api.PluginNameEnvVar, l.Name, err)

@@ -209,7 +209,9 @@ func detectABI(exported map[string]wapi.FunctionDefinition, imported []wapi.Func
 		a.Start = "_start"
 	}
 	switch {
-	case perEvent:
+	// v0.12 guests export plugin_state_change too, but only they export
+	// the events it carried; without it, any event export is per-event.
+	case perEvent || a.Events != 0 && !a.has[StateChange]:
 		a.Generation = "v0.12 per-event exports"
 	case a.has[StateChange]:
 		a.Generation = "v0.10 state_change"

@@ -53,7 +53,7 @@ type Info struct {
 }
 
 // Compile validates and compiles one plugin. name is used in logs and errors.
-func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (m *Module, err error) {
+func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (_ *Module, err error) {
 	engine, err := cfg.engine.Resolve()
 	if err != nil {
 		return nil, err
@@ -75,7 +75,7 @@ func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (m *Modu
 	if logger == nil {
 		logger = slog.Default()
 	}
-	m = &Module{
+	m := &Module{
 		name: name,
 		cfg:  cfg,
 		log:  newGuestLog(logger),

@@ -21,8 +21,10 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// DefaultPath is read by Load when no path is given and it exists.
-const DefaultPath = "/etc/nriwasm/config.toml"
+// DefaultPath is read by Load when no path is given and it exists. It is a
+// variable so that a distribution (or a test) can move it at link time:
+// -ldflags "-X github.com/nriwasm/nriwasm/internal/config.DefaultPath=...".
+var DefaultPath = "/etc/nriwasm/config.toml"
 
 // embedded is Config.File when the configuration is the built-in document.
 const embedded = "embedded"

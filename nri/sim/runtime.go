@@ -26,8 +26,10 @@ var ErrRuntime = errors.New("sim: runtime")
 
 // Runtime is a running simulated runtime.
 type Runtime struct {
-	socket string
-	proxy  *proxy // nil unless restartable
+	socket     string
+	proxy      *proxy // nil unless restartable
+	pluginPath string // executables the runtime launches, NN-name
+	configPath string // their configs, NN-name.conf
 
 	mu      sync.Mutex
 	nri     *adaptation.Adaptation
@@ -45,6 +47,13 @@ type Option func(*Runtime)
 // drop every plugin connection, as a runtime that exits does. pkg/adaptation
 // alone leaves external plugins connected when it is stopped.
 func Restartable() Option { return func(r *Runtime) { r.proxy = &proxy{} } }
+
+// Launching makes the runtime start the executables named NN-name in
+// pluginPath when it starts, handing each its config from configPath, as
+// containerd does with plugin_path and plugin_config_path.
+func Launching(pluginPath, configPath string) Option {
+	return func(r *Runtime) { r.pluginPath, r.configPath = pluginPath, configPath }
+}
 
 // Start serves NRI on socket. The directory is created if needed.
 func Start(socket string, opts ...Option) (*Runtime, error) {
@@ -70,10 +79,16 @@ func Start(socket string, opts ...Option) (*Runtime, error) {
 }
 
 func (r *Runtime) start(socket string) error {
+	pluginPath, configPath := r.pluginPath, r.configPath
+	if pluginPath == "" {
+		// Not the runtime's default /opt/nri/plugins of the host.
+		pluginPath = filepath.Join(filepath.Dir(socket), "no-plugins")
+		configPath = pluginPath
+	}
 	nri, err := adaptation.New("nriwasm-sim", "v1", r.sync, r.update,
 		adaptation.WithSocketPath(socket),
-		adaptation.WithPluginPath(filepath.Join(filepath.Dir(socket), "no-plugins")),
-		adaptation.WithPluginConfigPath(filepath.Join(filepath.Dir(socket), "no-plugins")),
+		adaptation.WithPluginPath(pluginPath),
+		adaptation.WithPluginConfigPath(configPath),
 		adaptation.WithMetrics(metrics{r}))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRuntime, err)
