@@ -65,6 +65,11 @@ func TestLaunchedByRuntime(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
+	// As README.md advises: fill the compilation cache first, because the
+	// runtime waits only 5 s for a launched plugin to register.
+	if out, err := exec.Command(bin, "check", "-config", config, testplugins.Path(t, "injector")).CombinedOutput(); err != nil {
+		t.Fatalf("nriwasm check: %v\n%s", err, out)
+	}
 	if err := os.Symlink(bin, filepath.Join(dir, "opt", "40-injector")); err != nil {
 		t.Fatal(err)
 	}

@@ -52,8 +52,9 @@ func WithConnection(conn net.Conn) Option { return func(o *options) { o.conn = c
 // for the first time.
 func WithOnReady(f func()) Option { return func(o *options) { o.onReady = f } }
 
-// Load compiles and instantiates every configured plugin, in index order. A
-// plugin that fails to load is reported in the returned error (a join of
+// Load compiles and instantiates every configured plugin, in index order,
+// each reserving its memory from one budget of cfg.MemoryBudget. A plugin
+// that fails to load (or to fit the budget) is reported in the returned error (a join of
 // *LoadError) and left out; the host runs the others. The host is nil only
 // if no plugin loaded.
 func Load(ctx context.Context, cfg *config.Config, opts ...Option) (*Host, error) {
@@ -74,11 +75,19 @@ func Load(ctx context.Context, cfg *config.Config, opts ...Option) (*Host, error
 			cfg.CacheDir = ""
 		}
 	}
+	limits := make([]uint64, len(cfg.Plugins))
+	for i, p := range cfg.Plugins {
+		limits[i] = p.MemoryLimit
+	}
+	if err := wasm.CheckAddressSpace(cfg.MemoryBudget, limits); err != nil {
+		return nil, err
+	}
 	h := &Host{log: o.logger}
+	budget := wasm.NewBudget(cfg.MemoryBudget)
 	var ready atomic.Int32
 	var errs []error
 	for _, spec := range cfg.Plugins {
-		r, err := h.load(ctx, cfg, spec, engine)
+		r, err := h.load(ctx, cfg, spec, engine, budget)
 		if err != nil {
 			errs = append(errs, &LoadError{Plugin: spec.Index + "-" + spec.Name, Err: err})
 			o.logger.Error("plugin not loaded", "plugin", spec.Index+"-"+spec.Name, "error", err)
@@ -107,7 +116,7 @@ func Load(ctx context.Context, cfg *config.Config, opts ...Option) (*Host, error
 	return h, errors.Join(errs...)
 }
 
-func (h *Host) load(ctx context.Context, cfg *config.Config, spec config.Plugin, engine wasm.Engine) (*Registration, error) {
+func (h *Host) load(ctx context.Context, cfg *config.Config, spec config.Plugin, engine wasm.Engine, budget *wasm.Budget) (*Registration, error) {
 	log := h.log.With("plugin", spec.Index+"-"+spec.Name)
 	bin, err := os.ReadFile(spec.Path)
 	if err != nil {
@@ -117,6 +126,7 @@ func (h *Host) load(ctx context.Context, cfg *config.Config, spec config.Plugin,
 		WithEngine(engine).
 		WithCacheDir(cfg.CacheDir).
 		WithMemoryLimit(spec.MemoryLimit).
+		WithBudget(budget).
 		WithLogger(log))
 	if err != nil {
 		return nil, err

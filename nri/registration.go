@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -225,7 +227,7 @@ func (r *Registration) configureGuest(ctx context.Context, req *api.ConfigureReq
 			return nil, fmt.Errorf("nriwasm plugin %s: Configure: %w", r.Name(), err)
 		}
 	}
-	mask := r.guestEvents(api.EventMask(resp.Events), req.NRIVersion != "")
+	mask := r.guestEvents(api.EventMask(resp.Events), req)
 	r.mu.Lock()
 	r.configure, r.subscribed, r.pending = guestReq, mask, nil
 	r.mu.Unlock()
@@ -236,21 +238,43 @@ func (r *Registration) configureGuest(ctx context.Context, req *api.ConfigureReq
 
 // guestEvents turns the guest's Configure mask into the events it is sent.
 // Mask 0 means every event, as for a native plugin: every event the module
-// handles, limited to the events of NRI before v0.12 when the runtime is
-// that old (it does not report its version then). Events the module cannot
-// handle are dropped.
-func (r *Registration) guestEvents(mask api.EventMask, modern bool) api.EventMask {
+// handles. Events the module cannot handle, or the runtime does not know,
+// are dropped with a warning: an older runtime refuses the whole
+// subscription otherwise.
+func (r *Registration) guestEvents(mask api.EventMask, req *api.ConfigureRequest) api.EventMask {
 	if mask == 0 {
 		mask = r.abi.Events
-		if !modern {
-			mask &= trackedEvents
+	}
+	drop := func(keep api.EventMask, why string) {
+		if extra := mask &^ keep; extra != 0 {
+			r.log.Warn("not subscribing the plugin to events "+why, "events", extra.PrettyString())
+			mask &= keep
 		}
 	}
-	if extra := mask &^ r.abi.Events; extra != 0 {
-		r.log.Warn("plugin subscribed to events it does not export; not sending them", "events", extra.PrettyString())
-		mask &= r.abi.Events
-	}
+	drop(r.abi.Events, "it does not export")
+	drop(runtimeEvents(req), "the runtime does not know")
 	return mask
+}
+
+// runtimeEvents is what the runtime can subscribe a plugin to. NRI v0.10
+// added UpdatePodSandbox, PostUpdatePodSandbox and
+// ValidateContainerAdjustment to the eleven events before; only v0.12 and
+// later report their version, older runtimes are known by name and version.
+func runtimeEvents(req *api.ConfigureRequest) api.EventMask {
+	if req.NRIVersion != "" {
+		return api.ValidEvents
+	}
+	v, err := api.InferVersionFromRuntime(req.RuntimeName, req.RuntimeVersion)
+	major, minor, ok := strings.Cut(strings.TrimPrefix(v, "v"), ".")
+	if err == nil && ok {
+		minor, _, _ = strings.Cut(minor, ".")
+		if mj, err1 := strconv.Atoi(major); err1 == nil {
+			if mn, err2 := strconv.Atoi(minor); err2 == nil && (mj > 0 || mn >= 10) {
+				return api.ValidEvents
+			}
+		}
+	}
+	return trackedEvents
 }
 
 // synchronize collects a split Synchronize (the runtime sends large states

@@ -13,6 +13,7 @@ type Config struct {
 	memoryLimit  uint64
 	startTimeout time.Duration
 	logger       *slog.Logger
+	budget       *Budget
 }
 
 // NewConfig returns the defaults: engine auto, no compilation cache, a 32 MiB
@@ -35,6 +36,10 @@ func (c Config) WithMemoryLimit(bytes uint64) Config { c.memoryLimit = bytes; re
 
 // WithStartTimeout bounds instantiation, including the guest's _initialize.
 func (c Config) WithStartTimeout(d time.Duration) Config { c.startTimeout = d; return c }
+
+// WithBudget makes modules reserve their memory from b, shared with other
+// modules. Without it each module has an unlimited budget of its own.
+func (c Config) WithBudget(b *Budget) Config { c.budget = b; return c }
 
 // WithLogger receives the guest's env.log, stdout and stderr output.
 func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -33,6 +34,7 @@ type Module struct {
 	log      *guestLog
 	info     Info
 	serial   atomic.Uint64
+	reserved *memory.Reservation
 }
 
 // Info describes a compiled module, for `nriwasm check` and logs.
@@ -43,6 +45,12 @@ type Info struct {
 	Bytes       int
 	SHA256      string
 	CompileTime time.Duration
+	// Need is what the module reserved from the memory budget for one
+	// instance: its linear memory cap, its code and the instance overhead.
+	Need memory.Need
+	// BudgetBytes is the budget it reserved from (0: unlimited) and
+	// BudgetInUse what the budget's modules, this one included, reserved.
+	BudgetBytes, BudgetInUse uint64
 	// CodeBytes is the memory the compiled code takes: executable mappings
 	// under the compiler, the IR on the Go heap under the interpreter. It is
 	// measured around compilation, so compile one module at a time.
@@ -94,7 +102,8 @@ func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (_ *Modu
 	if cfg.cacheDir != "" && engine == Compiler {
 		cacheDir = filepath.Join(cfg.cacheDir, m.info.SHA256[:32])
 	}
-	start, codeBefore := time.Now(), codeFootprint(engine)
+	measure := codeMeter(engine)
+	start := time.Now()
 	err = m.compile(ctx, engine, cacheDir, wasm)
 	if err != nil && cacheDir != "" {
 		// A corrupt or truncated cache entry is a hard compile error in
@@ -110,9 +119,7 @@ func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (_ *Modu
 		return nil, err
 	}
 	m.info.CompileTime = time.Since(start)
-	if after := codeFootprint(engine); after > codeBefore {
-		m.info.CodeBytes = after - codeBefore
-	}
+	m.info.CodeBytes = measure()
 	if cacheDir != "" {
 		pruneCache(cacheDir, logger)
 	}
@@ -122,6 +129,19 @@ func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (_ *Modu
 	}
 	m.info.ABI = m.abi.Generation
 	m.info.Events = m.abi.EventNames()
+	budget := cfg.budget
+	if budget == nil {
+		budget = NewBudget(0)
+	}
+	linear := uint64(limit) * PageSize
+	if decl.hasMax {
+		linear = min(linear, uint64(decl.max)*PageSize)
+	}
+	m.info.Need = memory.Need{Linear: linear, Code: m.info.CodeBytes, Overhead: instanceOverhead}
+	if m.reserved, err = budget.b.Reserve(name, m.info.Need); err != nil {
+		return nil, err
+	}
+	m.info.BudgetBytes, m.info.BudgetInUse = budget.Limit(), budget.InUse()
 	return m, nil
 }
 
@@ -156,14 +176,32 @@ func recoverAs(err *error, kind error) {
 	}
 }
 
-// codeFootprint is what compiled code occupies in this process under engine;
-// 0 where it cannot be measured.
-func codeFootprint(engine Engine) uint64 {
+// codeMeter starts measuring what compiled code will occupy in this process
+// under engine: executable mappings under the compiler, live heap under the
+// interpreter (which keeps its IR there). The returned function ends the
+// measurement; it reads 0 where it cannot measure. Compile one module at a
+// time for the numbers to be the module's own.
+func codeMeter(engine Engine) func() uint64 {
+	// Code of closed modules is released by finalizers: collect it now,
+	// so that it is not freed (and its address reused) mid-measurement.
+	runtime.GC()
 	if engine == Interpreter {
-		return memory.HeapInUse()
+		before := memory.HeapInUse()
+		return func() uint64 {
+			if after := memory.HeapInUse(); after > before {
+				return after - before
+			}
+			return 0
+		}
 	}
-	n, _ := memory.ExecMappedBytes()
-	return n
+	before, err := memory.ExecMappings()
+	return func() uint64 {
+		after, err2 := memory.ExecMappings()
+		if err != nil || err2 != nil {
+			return 0
+		}
+		return memory.NewBytes(before, after)
+	}
 }
 
 // pruneCache removes cache directories of other wazero versions or
@@ -198,6 +236,9 @@ func (m *Module) ABI() *ABI { return &m.abi }
 // first.
 func (m *Module) Close(ctx context.Context) {
 	m.closeRuntime(ctx)
+	if m.reserved != nil {
+		m.reserved.Release()
+	}
 }
 
 func (m *Module) closeRuntime(ctx context.Context) {
@@ -233,10 +274,13 @@ func (m *Module) Instantiate(ctx context.Context) (in *Instance, err error) {
 	var mod wapi.Module
 	func() {
 		defer recoverAs(&err, ErrTrap)
-		mod, err = m.runtime.InstantiateModule(ctx, m.compiled, mc)
+		mod, err = m.reserved.Instantiate(ctx, m.runtime, m.compiled, mc)
 	}()
 	if err != nil {
-		return nil, fmt.Errorf("instantiating: %w", classify(err, ctx))
+		if !errors.Is(err, ErrBudget) {
+			err = classify(err, ctx)
+		}
+		return nil, fmt.Errorf("instantiating: %w", err)
 	}
 	in = newInstance(m, mod)
 	defer func() {

@@ -29,12 +29,16 @@ type checkReport struct {
 	MemoryMaxBytes  uint64   `json:"memory_max_bytes,omitempty"` // 0: the module declares no maximum
 	MemoryCapBytes  uint64   `json:"memory_cap_bytes,omitempty"`
 	CodeBytes       uint64   `json:"code_bytes,omitempty"`
+	NeedBytes       uint64   `json:"budget_need_bytes,omitempty"` // reserved from memory_budget: linear cap + code + overhead
+	BudgetBytes     uint64   `json:"budget_bytes,omitempty"`      // memory_budget; 0: unlimited
+	BudgetInUse     uint64   `json:"budget_in_use_bytes,omitempty"`
 	CompileCacheDir string   `json:"cache_dir,omitempty"`
 }
 
 // Check is `nriwasm check`: each file is compiled and instantiated under the
-// configured engine, cache and [defaults] memory limit, and reported on. It
-// returns ErrFailed if any file would not load.
+// configured engine, cache and [defaults] memory limit, reserving from one
+// memory budget in the order given (as `run` admits plugins in index order),
+// and reported on. It returns ErrFailed if any file would not load.
 func Check(ctx context.Context, env Env, configPath string, jsonOut bool, files []string) error {
 	cfg, err := config.Load(configPath, env.Embedded)
 	if err != nil {
@@ -51,9 +55,19 @@ func Check(ctx context.Context, env Env, configPath string, jsonOut bool, files 
 		cfg.CacheDir = "" // check still reports; the daemon warns about the cache
 	}
 	logger := newLogger(env.Stderr, cfg.LogLevel)
+	budget := wasm.NewBudget(cfg.MemoryBudget)
+	var plugins []*wasm.Plugin // kept to the end: each holds its share of the budget
+	defer func() {
+		for _, p := range plugins {
+			p.Close(context.WithoutCancel(ctx))
+		}
+	}()
 	failed := false
 	for _, file := range files {
-		rep := checkFile(ctx, cfg, engine, file, logger)
+		rep, p := checkFile(ctx, cfg, engine, budget, file, logger)
+		if p != nil {
+			plugins = append(plugins, p)
+		}
 		failed = failed || !rep.OK
 		if jsonOut {
 			b, _ := json.Marshal(rep)
@@ -68,11 +82,11 @@ func Check(ctx context.Context, env Env, configPath string, jsonOut bool, files 
 	return nil
 }
 
-func checkFile(ctx context.Context, cfg *config.Config, engine wasm.Engine, file string, logger *slog.Logger) checkReport {
+func checkFile(ctx context.Context, cfg *config.Config, engine wasm.Engine, budget *wasm.Budget, file string, logger *slog.Logger) (checkReport, *wasm.Plugin) {
 	rep := checkReport{File: file}
-	fail := func(err error) checkReport {
+	fail := func(err error) (checkReport, *wasm.Plugin) {
 		rep.Error = err.Error()
-		return rep
+		return rep, nil
 	}
 	bin, err := os.ReadFile(file)
 	if err != nil {
@@ -82,6 +96,7 @@ func checkFile(ctx context.Context, cfg *config.Config, engine wasm.Engine, file
 		WithEngine(engine).
 		WithCacheDir(cfg.CacheDir).
 		WithMemoryLimit(cfg.Defaults.MemoryLimit).
+		WithBudget(budget).
 		WithLogger(logger.With("plugin", file)))
 	if err != nil {
 		return fail(err)
@@ -93,18 +108,19 @@ func checkFile(ctx context.Context, cfg *config.Config, engine wasm.Engine, file
 	rep.MemoryMaxBytes = uint64(info.MaxPages) * wasm.PageSize
 	rep.MemoryCapBytes = uint64(info.LimitPages) * wasm.PageSize
 	rep.CodeBytes = info.CodeBytes
+	rep.NeedBytes, rep.BudgetBytes, rep.BudgetInUse = info.Need.Total(), info.BudgetBytes, info.BudgetInUse
 	if engine == wasm.Compiler {
 		rep.CompileCacheDir = cfg.CacheDir
 	}
 	p := wasm.NewPlugin(mod, nil)
-	defer p.Close(context.WithoutCancel(ctx))
 	start := time.Now()
 	if err := p.Start(ctx); err != nil {
+		p.Close(context.WithoutCancel(ctx))
 		return fail(err)
 	}
 	rep.InstantiateMS = ms(time.Since(start))
 	rep.OK = true
-	return rep
+	return rep, p
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -126,5 +142,11 @@ func printCheck(env Env, r checkReport) {
 	fmt.Fprintf(env.Stdout, "  instantiate:  %.1f ms\n", r.InstantiateMS)
 	fmt.Fprintf(env.Stdout, "  memory:       declared min %s, max %s; capped at %s\n", wasm.FormatBytes(r.MemoryMinBytes), maxMem, wasm.FormatBytes(r.MemoryCapBytes))
 	fmt.Fprintf(env.Stdout, "  code:         %s\n", wasm.FormatBytes(r.CodeBytes))
+	budget := "unlimited budget"
+	if r.BudgetBytes > 0 {
+		budget = "budget " + wasm.FormatBytes(r.BudgetBytes)
+	}
+	fmt.Fprintf(env.Stdout, "  reserves:     %s (linear cap + code + instance overhead); %s, %s in use\n",
+		wasm.FormatBytes(r.NeedBytes), budget, wasm.FormatBytes(r.BudgetInUse))
 	fmt.Fprintf(env.Stdout, "  size, sha256: %s, %s\n", wasm.FormatBytes(uint64(r.Bytes)), r.SHA256)
 }

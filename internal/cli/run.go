@@ -3,6 +3,9 @@ package cli
 import (
 	"context"
 	"fmt"
+	"math"
+	"os"
+	"runtime/debug"
 
 	"github.com/nriwasm/nriwasm/internal/config"
 	"github.com/nriwasm/nriwasm/nri"
@@ -37,6 +40,12 @@ func Run(ctx context.Context, env Env, configPath string) error {
 		opts = append(opts, nri.WithConnection(launch.Conn))
 	}
 	nri.SetLibraryLogger(logger)
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set && cfg.MemoryBudget > 0 {
+		// The Go heap holds what the budget does not see (the interpreter's
+		// code is in it, but so are ttrpc buffers and requests): let the
+		// collector work harder rather than let the heap outgrow the budget.
+		debug.SetMemoryLimit(int64(min(cfg.MemoryBudget, math.MaxInt64)))
+	}
 	logger.Info("starting", "version", env.Version, "config", cfg.File, "plugins", len(cfg.Plugins))
 	host, err := nri.Load(ctx, cfg, append(opts,
 		nri.WithLogger(logger),

@@ -15,11 +15,32 @@ import (
 // ErrProc is wrapped when /proc cannot be read or parsed.
 var ErrProc = errors.New("memory: /proc")
 
-// ExecMappedBytes sums the executable anonymous mappings of this process:
-// wazero's compiler maps machine code RX that way, so the difference around
-// CompileModule is the module's code footprint. It needs Linux's /proc.
-func ExecMappedBytes() (uint64, error) {
-	return readProc("/proc/self/maps", execMapped)
+// Range is a half-open range of addresses.
+type Range struct{ Start, End uint64 }
+
+// ExecMappings lists the executable anonymous mappings of this process:
+// wazero's compiler maps machine code RX that way, so the address space that
+// becomes executable around CompileModule is the module's code. It needs
+// Linux's /proc.
+func ExecMappings() ([]Range, error) {
+	return readProc("/proc/self/maps", execMappings)
+}
+
+// NewBytes is the size of the address space in after that was not in
+// before. It is immune to the kernel merging adjacent mappings into one and
+// to mappings going away in between (code of closed modules, unmapped by
+// the garbage collector).
+func NewBytes(before, after []Range) uint64 {
+	var n uint64
+	for _, a := range after {
+		n += a.End - a.Start
+		for _, b := range before {
+			if lo, hi := max(a.Start, b.Start), min(a.End, b.End); lo < hi {
+				n -= hi - lo
+			}
+		}
+	}
+	return n
 }
 
 // RSS is this process's resident set size (VmRSS).
@@ -43,32 +64,33 @@ func HeapInUse() uint64 {
 	return s[0].Value.Uint64()
 }
 
-func readProc(path string, parse func(io.Reader) (uint64, error)) (uint64, error) {
+func readProc[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
+	var zero T
 	if runtime.GOOS != "linux" {
-		return 0, fmt.Errorf("%w: %s on %s: %w", ErrProc, path, runtime.GOOS, errors.ErrUnsupported)
+		return zero, fmt.Errorf("%w: %s on %s: %w", ErrProc, path, runtime.GOOS, errors.ErrUnsupported)
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %w", ErrProc, err)
+		return zero, fmt.Errorf("%w: %w", ErrProc, err)
 	}
 	defer f.Close()
 	n, err := parse(f)
 	if err != nil {
-		return 0, fmt.Errorf("%w: %s: %w", ErrProc, path, err)
+		return zero, fmt.Errorf("%w: %s: %w", ErrProc, path, err)
 	}
 	return n, nil
 }
 
-// execMapped parses /proc/PID/maps lines ("start-end perms offset dev inode
-// [path]") and sums those that are executable, have no inode and no path
-// ([vdso] and files are excluded).
-func execMapped(r io.Reader) (uint64, error) {
-	var total uint64
+// execMappings parses /proc/PID/maps lines ("start-end perms offset dev
+// inode [path]") and keeps those that are executable, have no inode and no
+// path ([vdso] and files are excluded).
+func execMappings(r io.Reader) ([]Range, error) {
+	var m []Range
 	s := bufio.NewScanner(r)
 	for line := 1; s.Scan(); line++ {
 		f := strings.Fields(s.Text())
 		if len(f) < 5 {
-			return 0, fmt.Errorf("line %d: %q: want at least 5 fields", line, s.Text())
+			return nil, fmt.Errorf("line %d: %q: want at least 5 fields", line, s.Text())
 		}
 		if len(f) > 5 || f[4] != "0" || !strings.Contains(f[1], "x") {
 			continue
@@ -77,11 +99,11 @@ func execMapped(r io.Reader) (uint64, error) {
 		start, err1 := strconv.ParseUint(lo, 16, 64)
 		end, err2 := strconv.ParseUint(hi, 16, 64)
 		if !ok || err1 != nil || err2 != nil || end < start {
-			return 0, fmt.Errorf("line %d: address range %q: want hex start-end", line, f[0])
+			return nil, fmt.Errorf("line %d: address range %q: want hex start-end", line, f[0])
 		}
-		total += end - start
+		m = append(m, Range{start, end})
 	}
-	return total, s.Err()
+	return m, s.Err()
 }
 
 // statusField returns a parser for one "Name:  1234 kB" line of
