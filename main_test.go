@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/containerd/nri/pkg/api"
 
@@ -58,13 +62,7 @@ func TestLaunchedByRuntime(t *testing.T) {
 	if err := os.WriteFile(config, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "nriwasm")
-	build := exec.Command("go", "build", "-o", bin,
-		"-ldflags", "-X github.com/nriwasm/nriwasm/internal/config.DefaultPath="+config, ".")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t, dir, "-X github.com/nriwasm/nriwasm/internal/config.DefaultPath="+config)
 	// As README.md advises: fill the compilation cache first, because the
 	// runtime waits only 5 s for a launched plugin to register.
 	if out, err := exec.Command(bin, "check", "-config", config, testplugins.Path(t, "injector")).CombinedOutput(); err != nil {
@@ -93,5 +91,87 @@ func TestLaunchedByRuntime(t *testing.T) {
 	env := resp.(*api.CreateContainerResponse).GetAdjust().GetEnv()
 	if len(env) != 1 || env[0].Key != "LAUNCHED" || env[0].Value != "yes" {
 		t.Fatalf("launched plugin's adjustment: %v, want LAUNCHED=yes from the runtime's config", env)
+	}
+}
+
+// buildBinary builds nriwasm into dir with extra -ldflags.
+func buildBinary(t *testing.T, dir, ldflags string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "nriwasm")
+	build := exec.Command("go", "build", "-o", bin, "-ldflags", ldflags, ".")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// The daemon tells systemd it is ready once every plugin is registered, and
+// stops cleanly on SIGTERM.
+func TestDaemonNotifiesAndStops(t *testing.T) {
+	dir, err := os.MkdirTemp("", "nriwasm-daemon-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	socket := filepath.Join(dir, "nri.sock")
+	config := filepath.Join(dir, "config.toml")
+	body := fmt.Sprintf("socket = %q\nplugin_dir = %q\ncache_dir = %q\n", socket, testplugins.Dir(t), filepath.Join(cache, "nriwasm-test-compilation"))
+	if err := os.WriteFile(config, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rt, err := sim.Start(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Stop()
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "notify.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	cmd := exec.Command(buildBinary(t, dir, "-s -w"), "run", "-config", config)
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify.sock"))
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	next := func() string {
+		t.Helper()
+		notify.SetReadDeadline(time.Now().Add(60 * time.Second))
+		buf := make([]byte, 256)
+		n, err := notify.Read(buf)
+		if err != nil {
+			t.Fatalf("no notification: %v\n%s", err, stderr.String())
+		}
+		return string(buf[:n])
+	}
+	if got := next(); got != "READY=1" {
+		t.Fatalf("first notification %q, want READY=1", got)
+	}
+	// Every plugin answered its Synchronize; the runtime adds it to its
+	// list right after.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := rt.WaitPlugins(ctx, 3); err != nil {
+		t.Errorf("after READY=1: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if got := next(); got != "STOPPING=1" {
+		t.Errorf("notification at stop %q, want STOPPING=1", got)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("exit after SIGTERM: %v\n%s", err, stderr.String())
 	}
 }

@@ -4,6 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -288,5 +292,43 @@ func TestLoadErrorKeepsOthers(t *testing.T) {
 	e.waitPlugins(1)
 	if got := envOf(e.mustCreate(e.pod("p", nil), "c", nil)); got["OK"] != "1" {
 		t.Errorf("remaining plugin did not adjust: %v", got)
+	}
+}
+
+// A host started before the runtime waits for its socket, says so once, and
+// registers when the runtime appears.
+func TestWaitsForRuntime(t *testing.T) {
+	dir, err := os.MkdirTemp("", "nriwasm-wait-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	socket := filepath.Join(dir, "nri.sock")
+	logs := &logSink{}
+	cfg := &config.Config{Socket: socket, Engine: "auto", CacheDir: cacheDir(t), Plugins: []config.Plugin{spec(t, "10", "injector", "injector", withConfig("env LATE=1"))}}
+	h, err := nri.Load(context.Background(), cfg, nri.WithLogger(slog.New(logs)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- h.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	// Let it retry a few times against a missing socket.
+	for len(logs.matching("cannot register")) == 0 {
+		runtime.Gosched()
+	}
+	rt, err := sim.Start(socket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Stop()
+	e := &env{t: t, rt: rt, logs: logs, host: h}
+	e.waitPlugins(1)
+	if got := envOf(e.mustCreate(e.pod("p", nil), "c", nil)); got["LATE"] != "1" {
+		t.Errorf("adjustment %v", got)
+	}
+	if n := len(logs.matching("cannot register")); n != 1 {
+		t.Errorf("%d log lines while waiting, want 1 (one per change of state)", n)
 	}
 }
