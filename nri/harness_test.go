@@ -135,17 +135,29 @@ func startRuntime(t *testing.T, opts ...sim.Option) *sim.Runtime {
 func startHost(t *testing.T, rt *sim.Runtime, plugins ...config.Plugin) *env {
 	t.Helper()
 	e := &env{t: t, rt: rt, logs: &logSink{}}
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("host log:\n%s", strings.Join(e.logs.matching(), "\n"))
-		}
-	})
-	cfg := &config.Config{Socket: rt.Socket(), Engine: "auto", CacheDir: cacheDir(t), Plugins: plugins}
-	h, err := nri.Load(context.Background(), cfg, nri.WithLogger(slog.New(e.logs)))
+	h, err := runHost(t, rt.Socket(), e.logs, plugins...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.host = h
+	e.waitPlugins(len(plugins))
+	return e
+}
+
+// runHost loads plugins for socket and runs them until the test ends; the
+// log goes to logs, and is printed if the test fails.
+func runHost(t *testing.T, socket string, logs *logSink, plugins ...config.Plugin) (*nri.Host, error) {
+	t.Helper()
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("host log:\n%s", strings.Join(logs.matching(), "\n"))
+		}
+	})
+	cfg := &config.Config{Socket: socket, Engine: "auto", CacheDir: cacheDir(t), Plugins: plugins}
+	h, err := nri.Load(context.Background(), cfg, nri.WithLogger(slog.New(logs)))
+	if h == nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- h.Run(ctx) }()
@@ -155,8 +167,7 @@ func startHost(t *testing.T, rt *sim.Runtime, plugins ...config.Plugin) *env {
 			t.Errorf("host.Run: %v", err)
 		}
 	})
-	e.waitPlugins(len(plugins))
-	return e
+	return h, err
 }
 
 func (e *env) waitPlugins(n int) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,7 +13,6 @@ import (
 
 	"github.com/containerd/nri/pkg/api"
 
-	"github.com/nriwasm/nriwasm/internal/config"
 	"github.com/nriwasm/nriwasm/nri"
 	"github.com/nriwasm/nriwasm/nri/sim"
 )
@@ -275,9 +273,8 @@ func TestLoadErrorKeepsOthers(t *testing.T) {
 	rt := startRuntime(t)
 	bad := spec(t, "10", "bad", "injector")
 	bad.MemoryLimit = 64 << 10 // a Go guest needs megabytes to initialize
-	cfg := &config.Config{Socket: rt.Socket(), Engine: "auto", CacheDir: cacheDir(t),
-		Plugins: []config.Plugin{bad, spec(t, "20", "good", "injector", withConfig("env OK=1"))}}
-	h, err := nri.Load(context.Background(), cfg)
+	e := &env{t: t, rt: rt, logs: &logSink{}}
+	h, err := runHost(t, rt.Socket(), e.logs, bad, spec(t, "20", "good", "injector", withConfig("env OK=1")))
 	var le *nri.LoadError
 	if !errors.As(err, &le) || le.Plugin != "10-bad" {
 		t.Fatalf("Load error = %v, want a LoadError for 10-bad", err)
@@ -285,10 +282,7 @@ func TestLoadErrorKeepsOthers(t *testing.T) {
 	if h == nil || len(h.Registrations()) != 1 || h.Registrations()[0].Name() != "20-good" {
 		t.Fatalf("host = %v, want 20-good alone", h)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go h.Run(ctx)
-	e := &env{t: t, rt: rt, logs: &logSink{}, host: h}
+	e.host = h
 	e.waitPlugins(1)
 	if got := envOf(e.mustCreate(e.pod("p", nil), "c", nil)); got["OK"] != "1" {
 		t.Errorf("remaining plugin did not adjust: %v", got)
@@ -305,15 +299,10 @@ func TestWaitsForRuntime(t *testing.T) {
 	defer os.RemoveAll(dir)
 	socket := filepath.Join(dir, "nri.sock")
 	logs := &logSink{}
-	cfg := &config.Config{Socket: socket, Engine: "auto", CacheDir: cacheDir(t), Plugins: []config.Plugin{spec(t, "10", "injector", "injector", withConfig("env LATE=1"))}}
-	h, err := nri.Load(context.Background(), cfg, nri.WithLogger(slog.New(logs)))
+	h, err := runHost(t, socket, logs, spec(t, "10", "injector", "injector", withConfig("env LATE=1")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() { cancel(); <-done }()
 	// Let it retry a few times against a missing socket.
 	for len(logs.matching("cannot register")) == 0 {
 		runtime.Gosched()

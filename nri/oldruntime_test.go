@@ -2,7 +2,6 @@ package nri_test
 
 import (
 	"context"
-	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -13,8 +12,6 @@ import (
 	"github.com/containerd/nri/pkg/net/multiplex"
 	"github.com/containerd/ttrpc"
 
-	"github.com/nriwasm/nriwasm/internal/config"
-	"github.com/nriwasm/nriwasm/nri"
 )
 
 // oldRuntime is the runtime side of NRI before v0.12, reduced to what these
@@ -78,15 +75,10 @@ func TestOlderRuntimeStateChange(t *testing.T) {
 	}
 	defer l.Close()
 	logs := &logSink{}
-	cfg := &config.Config{Socket: socket, Engine: "auto", CacheDir: cacheDir(t), Plugins: []config.Plugin{spec(t, "10", "logger", "logger")}}
-	h, err := nri.Load(context.Background(), cfg, nri.WithLogger(slog.New(logs)))
-	if err != nil {
+	if _, err := runHost(t, socket, logs, spec(t, "10", "logger", "logger")); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- h.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	ctx := context.Background()
 
 	rt := &oldRuntime{registered: make(chan *api.RegisterPluginRequest, 1)}
 	plugin := rt.accept(t, l)

@@ -107,17 +107,10 @@ func (r *Runtime) Socket() string { return r.socket }
 
 // Stop stops serving; with Restartable, plugin connections are dropped.
 func (r *Runtime) Stop() {
-	r.mu.Lock()
-	nri := r.nri
-	r.nri = nil
-	r.mu.Unlock()
-	if nri != nil {
-		nri.Stop()
-	}
+	r.stopAdaptation()
 	if r.proxy != nil {
 		r.proxy.close()
 	}
-	r.setPlugins(0)
 }
 
 // Restart stops the runtime, dropping every plugin connection, and starts it
@@ -127,6 +120,12 @@ func (r *Runtime) Restart() error {
 	if r.proxy == nil {
 		return fmt.Errorf("%w: Restart needs the Restartable option", ErrRuntime)
 	}
+	r.stopAdaptation()
+	r.proxy.drop()
+	return r.start(r.proxy.target)
+}
+
+func (r *Runtime) stopAdaptation() {
 	r.mu.Lock()
 	nri := r.nri
 	r.nri = nil
@@ -134,9 +133,7 @@ func (r *Runtime) Restart() error {
 	if nri != nil {
 		nri.Stop()
 	}
-	r.proxy.drop()
 	r.setPlugins(0)
-	return r.start(r.proxy.target)
 }
 
 // Plugins is the number of plugins registered and synchronized.
