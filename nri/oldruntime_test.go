@@ -11,7 +11,6 @@ import (
 	"github.com/containerd/nri/pkg/api"
 	"github.com/containerd/nri/pkg/net/multiplex"
 	"github.com/containerd/ttrpc"
-
 )
 
 // oldRuntime is the runtime side of NRI before v0.12, reduced to what these
