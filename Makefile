@@ -11,7 +11,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='$(LDFLAGS)'
 
-.PHONY: all build demo test vet fmt deps clean
+.PHONY: all build demo demo-small test vet fmt deps clean
 all: build plugins
 
 build: $(BIN)
@@ -21,6 +21,10 @@ $(BIN): FORCE
 # demo: the embedded default config and built-in scenario, with the example plugins.
 demo: build plugins
 	$(BIN) demo -plugin-dir $(PLUGIN_OUT)
+
+# demo-small: the same with the injector written in C alone.
+demo-small: build plugins-small
+	$(BIN) demo -plugin-dir $(PLUGIN_SMALL_OUT)
 
 # test: every package against the real pkg/adaptation over sockets, with real
 # plugins built from source (cached); the host side again under the race

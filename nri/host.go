@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 
@@ -110,6 +111,9 @@ func Load(ctx context.Context, cfg *config.Config, opts ...Option) (*Host, error
 		}
 		h.regs = append(h.regs, r)
 	}
+	// Compiling takes hundreds of MiB of heap for a large guest, briefly:
+	// give it back to the system now rather than at the scavenger's pace.
+	debug.FreeOSMemory()
 	if len(h.regs) == 0 {
 		return nil, errors.Join(errs...)
 	}

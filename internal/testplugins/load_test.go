@@ -214,6 +214,7 @@ func TestGuests(t *testing.T) {
 	}{
 		{"logger", "_initialize", "", lifecycle, checkLogger},
 		{"injector", "_initialize", "", mask(api.Event_CREATE_CONTAINER), checkInjector},
+		{"cinjector", "_initialize", "", mask(api.Event_CREATE_CONTAINER), checkInjector},
 		{"ulimit", "_initialize", "", mask(api.Event_CREATE_CONTAINER), checkUlimit},
 		{"fault", "_initialize", "cfg", mask(api.Event_CREATE_CONTAINER), checkFault},
 		{"v010", "_initialize", "", mask(api.Event_CREATE_CONTAINER,

@@ -32,17 +32,28 @@ import (
 type source struct {
 	module, pkg string // a Go guest: its module directory and package
 	wat         string // a WAT guest
+	c           string // a C guest (clang and wasi-libc)
 }
 
 var sources = map[string]source{
 	// The example plugins that make plugins ships.
-	"logger":   {module: ".", pkg: "./cmd/logger"},
-	"injector": {module: ".", pkg: "./cmd/injector"},
-	"ulimit":   {module: ".", pkg: "./cmd/ulimit"},
+	"logger":    {module: ".", pkg: "./cmd/logger"},
+	"injector":  {module: ".", pkg: "./cmd/injector"},
+	"ulimit":    {module: ".", pkg: "./cmd/ulimit"},
+	"cinjector": {c: "c/injector.c"},
 	// Test guests: see their package comments.
 	"fault":   {module: ".", pkg: "./test/fault"},
 	"v010":    {module: "test/v010", pkg: "."},
 	"command": {wat: "test/command.wat"},
+	"sandbox": {module: ".", pkg: "./test/sandbox"},
+	// Broken on purpose: see test/hostile/*.wat.
+	"hostile":     {wat: "test/hostile/hostile.wat"},
+	"empty":       {wat: "test/hostile/empty.wat"},
+	"init-spin":   {wat: "test/hostile/init_spin.wat"},
+	"init-trap":   {wat: "test/hostile/init_trap.wat"},
+	"start-trap":  {wat: "test/hostile/start_trap.wat"},
+	"bad-version": {wat: "test/hostile/bad_version.wat"},
+	"no-exports":  {wat: "test/hostile/no_exports.wat"},
 }
 
 // Names lists the plugins Path builds, sorted.
@@ -272,6 +283,15 @@ func (c *cache) command(src source, out string) (*exec.Cmd, error) {
 			return nil, fmt.Errorf("testplugins: wat2wasm not found: install wabt (make deps-plugins)")
 		}
 		return exec.Command(wat2wasm, filepath.Join(c.src, src.wat), "-o", out), nil
+	}
+	if src.c != "" {
+		clang, err := exec.LookPath("clang")
+		if err != nil {
+			return nil, fmt.Errorf("testplugins: clang not found: install clang, lld, wasi-libc (make deps-plugins)")
+		}
+		// The flags of `make plugins-small`.
+		return exec.Command(clang, "--target=wasm32-wasi", "-O2", "-Wall", "-Werror", "-mexec-model=reactor",
+			"-Wl,--strip-all", "-o", out, filepath.Join(c.src, src.c)), nil
 	}
 	// The flags of `make plugins`. The test binary's environment may ask for
 	// cgo (go test -race) or carry GOFLAGS meant for the host.

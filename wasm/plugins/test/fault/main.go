@@ -7,7 +7,7 @@
 //	spin   an endless loop, until the host's deadline
 //	exit   os.Exit(3)
 //	error  an error reply, "fault: requested error"
-//	grow   allocate 1 MiB blocks until the Go runtime runs out of memory
+//	grow   allocate and touch 1 MiB blocks until the Go runtime runs out of memory
 //
 // Otherwise it succeeds and adds environment variables that expose the
 // instance's history, so that a test can tell whether the host replaced the
@@ -79,7 +79,13 @@ func (p *plugin) CreateContainer(_ context.Context, req *api.CreateContainerRequ
 		return nil, errors.New("fault: requested error")
 	case "grow":
 		for {
-			hoard = append(hoard, make([]byte, 1<<20))
+			// Touch every page: fresh memory is zero and Go would not
+			// write it, so it would never become resident.
+			b := make([]byte, 1<<20)
+			for i := 0; i < len(b); i += 4096 {
+				b[i] = 1
+			}
+			hoard = append(hoard, b)
 		}
 	}
 	a := &api.ContainerAdjustment{}
