@@ -11,7 +11,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='$(LDFLAGS)'
 
-.PHONY: all build demo demo-small test vet fmt deps clean
+.PHONY: all build demo demo-small test footprint vet fmt deps clean
 all: build plugins
 
 build: $(BIN)
@@ -32,6 +32,22 @@ demo-small: build plugins-small
 test: deps vet test-plugins
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 15m ./...
 	CGO_ENABLED=1 $(GO) test -count=1 -timeout 15m -race ./nri/... ./wasm/...
+
+# footprint: RSS of `nriwasm run` with small and large guests, per engine,
+# natively and, for the release binaries `make cross` built, under qemu.
+# Tables go to $(OUT)/footprint-*.md; README.md quotes them.
+FOOTPRINT := $(GO) test -tags footprint -count=1 -timeout 30m -run Footprint ./internal/footprint
+footprint: deps
+	@mkdir -p $(OUT)
+	NRIWASM_FOOTPRINT_OUT=$(OUT)/footprint-amd64.md $(FOOTPRINT)
+	@for arch in armv7:arm riscv64:riscv64; do \
+		bin=dist/nriwasm-linux-$${arch%%:*}; qemu=qemu-$${arch#*:}-static; \
+		if [ -x $$bin ] && command -v $$qemu >/dev/null; then \
+			echo "== $$bin under $$qemu"; \
+			NRIWASM_BIN=$(CURDIR)/$$bin NRIWASM_EMULATOR=$$qemu NRIWASM_FOOTPRINT_OUT=$(OUT)/footprint-$${arch%%:*}.md $(FOOTPRINT) || exit 1; \
+		else echo "skipping $$bin (run make cross; needs $$qemu)"; fi; \
+	done
+	@cat $(OUT)/footprint-*.md
 
 vet:
 	CGO_ENABLED=0 $(GO) vet ./...

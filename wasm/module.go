@@ -139,6 +139,11 @@ func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (_ *Modu
 	}
 	m.info.Need = memory.Need{Linear: linear, Code: m.info.CodeBytes, Overhead: instanceOverhead}
 	if m.reserved, err = budget.b.Reserve(name, m.info.Need); err != nil {
+		if engine == Interpreter && m.info.CodeBytes > linear {
+			err = fmt.Errorf("%w; under the interpreter (engine %q on %s) a module's code is kept as IR on the heap, "+
+				"%s here: a guest in C or WAT (see wasm/plugins/c) or one shrunk with wasm-opt -Oz needs far less",
+				err, cfg.engine, runtime.GOARCH, FormatBytes(m.info.CodeBytes))
+		}
 		return nil, err
 	}
 	m.info.BudgetBytes, m.info.BudgetInUse = budget.Limit(), budget.InUse()

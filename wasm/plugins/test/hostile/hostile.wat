@@ -6,14 +6,15 @@
 ;; "hostile:X" (anywhere in the request) selects what X does:
 ;;
 ;;   L  loop forever                      R  recurse without bound
-;;   G  memory.grow until it fails, trap  U  unreachable
+;;   G  memory.grow until it fails, then reply normally
+;;   U  unreachable
 ;;   P  reply pointer outside memory      N  reply length outside memory
 ;;   E  error reply (bit 31) of garbage   H  reply claiming 100 MiB
 ;;   B  reply that is not protobuf        W  reply of the wrong message type
 ;;   X  env.log with bad pointers, then reply normally
 ;;   F  env.log 100000 times, then reply normally
-;;   O  3.5 MiB to stdout (one endless line, then 32768 empty lines per
-;;      round, 64 rounds), then reply normally
+;;   O  3.5 MiB to stdout (a 24 KiB line, then 32767 empty ones, 64 times),
+;;      then reply normally
 ;;
 ;; Otherwise CreateContainer adds HOSTILE=1 to the environment, but only on an
 ;; instance that was configured and synchronized (an error reply otherwise):
@@ -114,12 +115,11 @@
     (if (i32.eq (local.get $m) (i32.const 0x4c)) (then (loop $spin (br $spin))))
     ;; R: recurse without bound
     (if (i32.eq (local.get $m) (i32.const 0x52)) (then (drop (call $recurse (i32.const 0)))))
-    ;; G: grow 1 MiB at a time until refused, then trap
+    ;; G: grow 1 MiB at a time until refused
     (if (i32.eq (local.get $m) (i32.const 0x47))
       (then
         (loop $grow
-          (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))
-        (unreachable)))
+          (br_if $grow (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))))
     ;; U: unreachable
     (if (i32.eq (local.get $m) (i32.const 0x55)) (then (unreachable)))
     ;; P: a reply pointer near the end of the 32-bit address space
