@@ -11,7 +11,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='$(LDFLAGS)'
 
-.PHONY: all build demo demo-small test footprint vet fmt deps clean
+.PHONY: all build demo demo-small test bench footprint vet fmt deps clean
 all: build plugins
 
 build: $(BIN)
@@ -32,6 +32,15 @@ demo-small: build plugins-small
 test: deps vet test-plugins
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 15m ./...
 	CGO_ENABLED=1 $(GO) test -count=1 -timeout 15m -race ./nri/... ./wasm/...
+
+# bench: CreateContainer latency against a native NRI plugin and the same
+# .wasm in-runtime, throughput, Synchronize, start-up and memory, all in one
+# run; the table goes to $(OUT)/bench.md. Then the guest call alone.
+bench: deps
+	@mkdir -p $(OUT)
+	NRIWASM_BENCH_OUT=$(OUT)/bench.md $(GO) test -tags bench -count=1 -timeout 30m -run TestBench ./internal/bench
+	@cat $(OUT)/bench.md
+	$(GO) test -run '^$$' -bench . -benchtime 5000x ./wasm
 
 # footprint: RSS of `nriwasm run` with small and large guests, per engine,
 # natively and, for the release binaries `make cross` built, under qemu.

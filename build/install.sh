@@ -31,8 +31,8 @@ usage: install.sh [flags]    (or: curl -sfL .../install.sh | sh -s - [flags])
   --init INIT       NRIWASM_INIT        systemd, openrc, procd or none instead of
                                         the detected init system
   --root DIR        NRIWASM_ROOT        install under DIR instead of / (tests, images);
-                                        service commands still go to the running
-                                        system: add --skip-enable --skip-start
+                                        the service commands still go to the running
+                                        system unless both skips are given
 EOF
 }
 
@@ -484,6 +484,10 @@ EOF
 service_up() {
 	if [ "$INIT" = none ]; then
 		say "no systemd, OpenRC or procd here: run '$BIN_DIR/nriwasm run' under your supervisor"
+		return
+	fi
+	if [ "$SKIP_ENABLE" = true ] && [ "$SKIP_START" = true ]; then
+		say "service manager left alone (skip-enable, skip-start)"
 		return
 	fi
 	case " $CHANGED " in

@@ -3,7 +3,6 @@ package wasm_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"slices"
 	"strings"
@@ -152,15 +151,6 @@ func checkRate(t *testing.T, lines int, elapsed time.Duration) {
 	}
 }
 
-// withData appends to a module that has no data section one active data
-// segment of size zero bytes at address 0.
-func withData(mod []byte, size int) []byte {
-	body := binary.AppendUvarint([]byte{1, 0, 0x41, 0, 0x0b}, uint64(size)) // 1 segment, memory 0, i32.const 0, end
-	body = append(body, make([]byte, size)...)
-	out := binary.AppendUvarint(append(slices.Clip(mod), 11), uint64(len(body)))
-	return append(out, body...)
-}
-
 // load compiles and starts a plugin, then releases it.
 func load(ctx context.Context, bin []byte, c wasm.Config) error {
 	m, err := wasm.Compile(ctx, "hostile", bin, c)
@@ -175,7 +165,6 @@ func load(ctx context.Context, bin []byte, c wasm.Config) error {
 // Modules broken as a whole are refused at load with the reason, and a
 // thousand refusals leave no goroutine, file or memory behind.
 func TestHostileModules(t *testing.T) {
-	empty := read(t, "empty")
 	hostile := read(t, "hostile")
 	for _, tc := range []struct {
 		name  string
@@ -188,7 +177,7 @@ func TestHostileModules(t *testing.T) {
 		{"start function traps", read(t, "start-trap"), wasm.ErrTrap, "unreachable"},
 		{"wrong plugin_api_version", read(t, "bad-version"), wasm.ErrABI, "plugin_api_version is 2"},
 		{"exports nothing", read(t, "no-exports"), wasm.ErrABI, "plugin_api_version is not exported"},
-		{"huge data segment", withData(empty, 24<<20), wasm.ErrTrap, "out of bounds"},
+		{"huge data segment", testplugins.WithData(read(t, "empty"), 16<<20), wasm.ErrTrap, "out of bounds"},
 		{"truncated", hostile[:len(hostile)*2/3], wasm.ErrNotWasm, ""},
 		{"garbage after the header", append(slices.Clip(hostile[:8]), bytes.Repeat([]byte{0xff}, 64)...), wasm.ErrNotWasm, ""},
 	} {

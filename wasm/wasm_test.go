@@ -18,7 +18,7 @@ import (
 	"github.com/nriwasm/nriwasm/wasm"
 )
 
-func read(t *testing.T, name string) []byte {
+func read(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(testplugins.Path(t, name))
 	if err != nil {
@@ -30,7 +30,7 @@ func read(t *testing.T, name string) []byte {
 // cfg is the test configuration: the compilation cache shared by the tests
 // (a 10 MB Go guest compiles in seconds, loads from the cache in a fraction
 // of one) and a logger into buf.
-func cfg(t *testing.T, buf *syncBuffer) wasm.Config {
+func cfg(t testing.TB, buf *syncBuffer) wasm.Config {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,12 @@
 package testplugins
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -79,4 +81,14 @@ func Rounds(quick, long int) int {
 		return long
 	}
 	return quick
+}
+
+// WithData appends to mod, a module without a data section (such as the
+// "empty" guest), one active data segment of size zero bytes at address 0:
+// a module far larger than the memory it declares.
+func WithData(mod []byte, size int) []byte {
+	body := binary.AppendUvarint([]byte{1, 0, 0x41, 0, 0x0b}, uint64(size)) // 1 segment, memory 0, i32.const 0, end
+	body = append(body, make([]byte, size)...)
+	out := binary.AppendUvarint(append(slices.Clip(mod), 11), uint64(len(body)))
+	return append(out, body...)
 }
