@@ -156,7 +156,7 @@ detect_init() {
 	procd)
 		BIN_DIR=${NRIWASM_BIN_DIR:-/usr/bin}
 		CONFIG=/etc/config/nriwasm CONFIG_ASSET=nriwasm.uci
-		SERVICE=/etc/init.d/nriwasm SERVICE_ASSET=nriwasm.procd
+		SERVICE=/etc/init.d/nriwasm SERVICE_ASSET=nriwasm.procd SERVICE_MODE=0755
 		# rendered from CONFIG by the init script, in RAM
 		TOML=/var/etc/nriwasm/config.toml
 		OWN_DIRS='/etc/nriwasm/plugins /etc/nriwasm'
@@ -169,8 +169,8 @@ detect_init() {
 		OWN_DIRS='/var/lib/nriwasm/plugins /var/lib/nriwasm /etc/nriwasm'
 		DERIVED=/var/cache/nriwasm
 		case $INIT in
-		systemd) SERVICE=/etc/systemd/system/nriwasm.service SERVICE_ASSET=nriwasm.service ;;
-		openrc) SERVICE=/etc/init.d/nriwasm SERVICE_ASSET=nriwasm.openrc ;;
+		systemd) SERVICE=/etc/systemd/system/nriwasm.service SERVICE_ASSET=nriwasm.service SERVICE_MODE=0644 ;;
+		openrc) SERVICE=/etc/init.d/nriwasm SERVICE_ASSET=nriwasm.openrc SERVICE_MODE=0755 ;;
 		none) SERVICE='' SERVICE_ASSET='' ;;
 		esac
 		;;
@@ -229,11 +229,12 @@ download() {
 	fi
 }
 
-# toml_get KEY FILE: the string value of top-level KEY; fails if FILE does not set it.
+# toml_get KEY FILE: the string value (quoted "..." or '...') of top-level
+# KEY; fails if FILE does not set it.
 toml_get() {
 	awk -v k="$1" '
 		/^[ \t]*\[/ { exit }
-		$0 ~ "^[ \t]*" k "[ \t]*=" { sub(/^[^=]*=[ \t]*"/, ""); sub(/".*/, ""); print; found = 1; exit }
+		$0 ~ "^[ \t]*" k "[ \t]*=" { sub(/^[^=]*=[ \t]*["\047]/, ""); sub(/["\047].*/, ""); print; found = 1; exit }
 		END { exit !found }' "$2"
 }
 
@@ -377,7 +378,7 @@ install_all() {
 	install_file "$TMP/$BINARY" "$BIN_DIR/nriwasm" 0755
 	if [ -n "$SERVICE" ]; then
 		sed "s|/usr/bin/nriwasm|$BIN_DIR/nriwasm|g" "$TMP/$SERVICE_ASSET" >"$TMP/service"
-		install_file "$TMP/service" "$SERVICE" 0755
+		install_file "$TMP/service" "$SERVICE" "$SERVICE_MODE"
 	fi
 	if [ "$INIT" = procd ]; then
 		install_file "$TMP/nriwasm-uci2toml" /usr/libexec/nriwasm-uci2toml 0755

@@ -24,7 +24,8 @@ fail() {
 pass() { printf 'ok   %s\n' "$*"; }
 
 # serve: the release as a mirror has it, VERSION/FILE, latest a link; v1.0.1
-# with another binary; bad with a checksums.txt that lies about the amd64 one.
+# with another binary; bad with a checksums.txt that lies about the amd64 one,
+# partial with one that leaves out the unit.
 serve() {
 	mkdir -p "$W/www/v1.0.0"
 	cp "$DIST"/* "$W/www/v1.0.0/"
@@ -36,6 +37,8 @@ serve() {
 	cp -r "$W/www/v1.0.0" "$W/www/bad"
 	awk '$2 == "nriwasm-linux-amd64" { printf "%064d  %s\n", 0, $2; next } 1' \
 		"$W/www/v1.0.0/checksums.txt" >"$W/www/bad/checksums.txt"
+	cp -r "$W/www/v1.0.0" "$W/www/partial"
+	grep -v ' nriwasm.service$' "$W/www/v1.0.0/checksums.txt" >"$W/www/partial/checksums.txt"
 	python3 -u -m http.server --bind 127.0.0.1 0 --directory "$W/www" >"$W/http.log" 2>&1 &
 	HTTP_PID=$!
 	PORT=
@@ -212,8 +215,8 @@ test_systemd() {
 	sed 's|/usr/bin/nriwasm|/usr/local/bin/nriwasm|' "$DIST/nriwasm.service" >"$W/unit.want"
 	same_file "$W/unit.want" "$ROOT/etc/systemd/system/nriwasm.service"
 	same_file "$DIST/config.toml" "$ROOT/etc/nriwasm/config.toml"
-	modes=$(cd "$ROOT" && stat -c '%n %a' usr/local/bin/nriwasm etc/nriwasm/config.toml etc/nriwasm var/lib/nriwasm/plugins | tr '\n' ' ')
-	[ "$modes" = "usr/local/bin/nriwasm 755 etc/nriwasm/config.toml 644 etc/nriwasm 755 var/lib/nriwasm/plugins 755 " ] || fail "modes: $modes"
+	modes=$(cd "$ROOT" && stat -c '%n %a' usr/local/bin/nriwasm etc/systemd/system/nriwasm.service etc/nriwasm/config.toml etc/nriwasm var/lib/nriwasm/plugins | tr '\n' ' ')
+	[ "$modes" = "usr/local/bin/nriwasm 755 etc/systemd/system/nriwasm.service 644 etc/nriwasm/config.toml 644 etc/nriwasm 755 var/lib/nriwasm/plugins 755 " ] || fail "modes: $modes"
 	if [ "$(uname -m)" = x86_64 ]; then
 		"$ROOT/usr/local/bin/nriwasm" version | grep -q '^nriwasm ' || fail "the installed binary does not run"
 	fi
@@ -271,6 +274,7 @@ test_openrc() {
 	same_file "$DIST/nriwasm-linux-armv7" "$ROOT/usr/local/bin/nriwasm"
 	sed 's|/usr/bin/nriwasm|/usr/local/bin/nriwasm|' "$DIST/nriwasm.openrc" >"$W/openrc.want"
 	same_file "$W/openrc.want" "$ROOT/etc/init.d/nriwasm"
+	[ -x "$ROOT/etc/init.d/nriwasm" ] || fail "openrc: init script not executable"
 	pass "openrc: an aarch64 kernel with a 32-bit userland gets armv7; init script installed, added to the default runlevel"
 
 	touch "$ROOT/var/lib/nriwasm/plugins/10-noop.wasm"
@@ -306,6 +310,7 @@ test_procd() {
 	expect_calls procd 'rc.common enable;'
 	same_file "$DIST/nriwasm-linux-arm64" "$ROOT/usr/bin/nriwasm"
 	same_file "$DIST/nriwasm.procd" "$ROOT/etc/init.d/nriwasm"
+	[ -x "$ROOT/etc/init.d/nriwasm" ] || fail "procd: init script not executable"
 	same_file "$DIST/nriwasm-uci2toml" "$ROOT/usr/libexec/nriwasm-uci2toml"
 	same_file "$DIST/nriwasm.uci" "$ROOT/etc/config/nriwasm"
 	[ -d "$ROOT/etc/nriwasm/plugins" ] || fail "procd: no plugin directory /etc/nriwasm/plugins"
@@ -370,7 +375,11 @@ test_refusals() {
 	expect_out tampered "error: nriwasm-linux-amd64: sha256 "
 	expect_out tampered "but checksums.txt says 0000000000000000000000000000000000000000000000000000000000000000: refusing to install it"
 	[ "$(snapshot)" = "$snap" ] || fail "a refused install changed files"
-	pass "refuses a binary whose sha256 is not the one in checksums.txt, and changes nothing"
+	run_install partial busybox NRIWASM_VERSION=partial
+	[ "$RC" != 0 ] || fail "a file missing from checksums.txt was accepted"
+	expect_out partial "error: checksums.txt of partial has no entry for nriwasm.service: refusing to install it"
+	[ "$(snapshot)" = "$snap" ] || fail "a refused install changed files"
+	pass "refuses a binary whose sha256 is not the one in checksums.txt, or a file it has none for; changes nothing"
 
 	for m in i686 mips armv5tel; do
 		FAKE_MACHINE=$m
@@ -486,6 +495,20 @@ test_lint() {
 	pass "shellcheck and busybox ash -n: install.sh, the OpenRC and procd scripts, the renderer (and shellcheck: this test)"
 }
 
+# test_uci_busybox: OpenWrt's awk renders the samples as packaging_test.go
+# checks them with the host's.
+test_uci_busybox() {
+	for uci in files/nriwasm.config $(cd "$BUILD/openwrt" && echo testdata/*.uci); do
+		case $uci in
+		files/*) want=testdata/default.toml ;;
+		*) want=${uci%.uci}.toml ;;
+		esac
+		(cd "$BUILD/openwrt" && PATH=$W/bb sh files/nriwasm-uci2toml "$uci" | cmp -s - "$want") ||
+			fail "busybox renders $uci otherwise than $want"
+	done
+	pass "openwrt: busybox sh and awk render the UCI samples as expected"
+}
+
 # test_k8s: the kustomization and the DaemonSet parse, with volumes at
 # nriwasm's configured paths. (Its memory against the budget: packaging_test.go.)
 test_k8s() {
@@ -592,6 +615,7 @@ test_yocto() {
 	test_refusals
 	test_arches
 	test_preflight
+	test_uci_busybox
 	test_k8s
 	test_openwrt_package
 	test_yocto
