@@ -31,9 +31,11 @@ const usage = `usage: nriwasm <command> [flags]
 
 commands:
   run      [-config FILE]                                 serve the runtime (the daemon)
-  check    [-config FILE] [-json] FILE.wasm...            compile, instantiate and report on plugins
+  check    [-config FILE] [-json] [FILE.wasm...]          compile, instantiate and report on plugins
+                                                          (without files: the configured ones)
   demo     [-config FILE] [-scenario FILE] [-plugin-dir DIR] [-json]
                                                           replay a pod lifecycle against an in-process runtime
+  config                                                  print the built-in default configuration
   version                                                 print versions and the engine in use
 
 Started by the runtime as NN-name in its plugin_path (NRI_PLUGIN_SOCKET set),
@@ -76,6 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if err = parse(flags, args, 0); err == nil {
 			o.Config = *configPath
 			err = cli.Demo(ctx, env, o)
+		}
+	case "config":
+		if err = parse(flags, args, 0); err == nil {
+			_, err = stdout.Write(defaultConfig)
 		}
 	case "version":
 		if err = parse(flags, args, 0); err == nil {

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -27,6 +28,7 @@ func TestExitCodes(t *testing.T) {
 		out  string
 	}{
 		{[]string{"version"}, 0, "wazero:"},
+		{[]string{"config"}, 0, "memory_budget = "},
 		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
 		{[]string{"version", "extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"run", "-config", "/nonexistent/config.toml"}, 1, "/nonexistent/config.toml"},
@@ -106,9 +108,10 @@ func buildBinary(t *testing.T, dir, ldflags string) string {
 	return bin
 }
 
-// The daemon tells systemd it is ready once every plugin is registered, and
-// stops cleanly on SIGTERM.
-func TestDaemonNotifiesAndStops(t *testing.T) {
+// The daemon tells systemd it is ready once every plugin is registered,
+// reloads on SIGHUP (refusing a bad configuration and keeping the running
+// one), and stops cleanly on SIGTERM.
+func TestDaemonNotifiesReloadsAndStops(t *testing.T) {
 	dir, err := os.MkdirTemp("", "nriwasm-daemon-")
 	if err != nil {
 		t.Fatal(err)
@@ -121,12 +124,14 @@ func TestDaemonNotifiesAndStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	socket := filepath.Join(dir, "nri.sock")
-	config := filepath.Join(dir, "config.toml")
-	body := fmt.Sprintf("socket = %q\nplugin_dir = %q\ncache_dir = %q\n", socket, testplugins.Dir(t), filepath.Join(cache, "nriwasm-test-compilation"))
-	if err := os.WriteFile(config, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
+	socket, config, plugins := filepath.Join(dir, "nri.sock"), filepath.Join(dir, "config.toml"), testplugins.Dir(t)
+	writeConfig := func(extra string) {
+		body := fmt.Sprintf("socket = %q\nplugin_dir = %q\ncache_dir = %q\n%s", socket, plugins, filepath.Join(cache, "nriwasm-test-compilation"), extra)
+		if err := os.WriteFile(config, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
+	writeConfig("")
 	rt, err := sim.Start(socket)
 	if err != nil {
 		t.Fatal(err)
@@ -139,24 +144,33 @@ func TestDaemonNotifiesAndStops(t *testing.T) {
 	defer notify.Close()
 	cmd := exec.Command(buildBinary(t, dir, "-s -w"), "run", "-config", config)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify.sock"))
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	next := func() string {
+	// until returns the next notification that starts with prefix, and the
+	// ones before it.
+	until := func(prefix string) (got string, before []string) {
 		t.Helper()
-		notify.SetReadDeadline(time.Now().Add(60 * time.Second))
-		buf := make([]byte, 256)
-		n, err := notify.Read(buf)
-		if err != nil {
-			t.Fatalf("no notification: %v\n%s", err, stderr.String())
+		for {
+			notify.SetReadDeadline(time.Now().Add(60 * time.Second))
+			buf := make([]byte, 512)
+			n, err := notify.Read(buf)
+			if err != nil {
+				t.Fatalf("no %s notification after %q: %v\n%s", prefix, before, err, stderr)
+			}
+			if msg := string(buf[:n]); strings.HasPrefix(msg, prefix) {
+				return msg, before
+			} else {
+				before = append(before, msg)
+			}
 		}
-		return string(buf[:n])
 	}
-	if got := next(); got != "READY=1" {
-		t.Fatalf("first notification %q, want READY=1", got)
+	ready, before := until("READY=1")
+	if !strings.Contains(ready, "STATUS=3 plugins registered") || len(before) != 1 || !strings.HasPrefix(before[0], "STATUS=waiting for the runtime") {
+		t.Errorf("notifications %q then %q", before, ready)
 	}
 	// Every plugin answered its Synchronize; the runtime adds it to its
 	// list right after.
@@ -165,13 +179,49 @@ func TestDaemonNotifiesAndStops(t *testing.T) {
 	if err := rt.WaitPlugins(ctx, 3); err != nil {
 		t.Errorf("after READY=1: %v", err)
 	}
+
+	writeConfig("bogus = 1\n")
+	cmd.Process.Signal(syscall.SIGHUP)
+	for deadline := time.Now().Add(60 * time.Second); !strings.Contains(stderr.String(), "reload refused"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal of the bad configuration:\n%s", stderr)
+		}
+	}
+	if !strings.Contains(stderr.String(), "unknown key") {
+		t.Errorf("refusal does not say why:\n%s", stderr)
+	}
+	if err := os.Remove(filepath.Join(plugins, "30-ulimit.wasm")); err != nil {
+		t.Fatal(err)
+	}
+	writeConfig("")
+	cmd.Process.Signal(syscall.SIGHUP)
+	until("RELOADING=1")
+	if ready, _ := until("READY=1"); !strings.Contains(ready, "STATUS=2 plugins registered") {
+		t.Errorf("after the reload: %q", ready)
+	}
+
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if got := next(); got != "STOPPING=1" {
-		t.Errorf("notification at stop %q, want STOPPING=1", got)
-	}
+	until("STOPPING=1")
 	if err := cmd.Wait(); err != nil {
-		t.Errorf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		t.Errorf("exit after SIGTERM: %v\n%s", err, stderr)
 	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

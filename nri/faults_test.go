@@ -146,26 +146,28 @@ func TestHostileLoad(t *testing.T) {
 		return b
 	}
 	type loadCase struct {
-		name, path string
-		want       error
-		reason     string
+		name, path, sha256 string
+		want               error
+		reason             string
 	}
 	cases := []loadCase{
-		{"trap in _initialize", testplugins.Path(t, "init-trap"), wasm.ErrTrap, "unreachable"},
-		{"start function traps", testplugins.Path(t, "start-trap"), wasm.ErrTrap, "unreachable"},
-		{"wrong plugin_api_version", testplugins.Path(t, "bad-version"), wasm.ErrABI, "plugin_api_version is 2"},
-		{"exports nothing", testplugins.Path(t, "no-exports"), wasm.ErrABI, "plugin_api_version is not exported"},
-		{"huge data segment", write("huge.wasm", testplugins.WithData(read("empty"), 16<<20)), wasm.ErrTrap, "out of bounds"},
-		{"malformed bytes", write("truncated.wasm", read("hostile")[:500]), wasm.ErrNotWasm, "truncated"},
+		{"trap in _initialize", testplugins.Path(t, "init-trap"), "", wasm.ErrTrap, "unreachable"},
+		{"start function traps", testplugins.Path(t, "start-trap"), "", wasm.ErrTrap, "unreachable"},
+		{"wrong plugin_api_version", testplugins.Path(t, "bad-version"), "", wasm.ErrABI, "plugin_api_version is 2"},
+		{"exports nothing", testplugins.Path(t, "no-exports"), "", wasm.ErrABI, "plugin_api_version is not exported"},
+		{"huge data segment", write("huge.wasm", testplugins.WithData(read("empty"), 16<<20)), "", wasm.ErrTrap, "out of bounds"},
+		{"malformed bytes", write("truncated.wasm", read("hostile")[:500]), "", wasm.ErrNotWasm, "truncated"},
+		// The file changed after the configuration was checked.
+		{"sha256 mismatch", testplugins.Path(t, "empty"), strings.Repeat("0", 64), wasm.ErrIntegrity, "sha256 pins"},
 	}
 	if testplugins.Long() {
-		cases = append(cases, loadCase{"infinite loop in _initialize", testplugins.Path(t, "init-spin"), wasm.ErrDeadline, "instantiating"})
+		cases = append(cases, loadCase{"infinite loop in _initialize", testplugins.Path(t, "init-spin"), "", wasm.ErrDeadline, "instantiating"})
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			e := &env{t: t, rt: startRuntime(t), logs: &logSink{}}
 			h, err := runHost(t, e.rt.Socket(), e.logs,
-				spec(t, "10", "bad", "empty", func(p *config.Plugin) { p.Path = tc.path }),
+				spec(t, "10", "bad", "empty", func(p *config.Plugin) { p.Path, p.SHA256 = tc.path, tc.sha256 }),
 				spec(t, "20", "other", "command"))
 			var le *nri.LoadError
 			if !errors.As(err, &le) || le.Plugin != "10-bad" || !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.reason) {

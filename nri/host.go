@@ -131,14 +131,12 @@ func (h *Host) load(ctx context.Context, cfg *config.Config, spec config.Plugin,
 		WithCacheDir(cfg.CacheDir).
 		WithMemoryLimit(spec.MemoryLimit).
 		WithBudget(budget).
+		// Checked again on the bytes compiled: the file may have changed
+		// since the configuration was resolved.
+		WithSHA256(spec.SHA256).
 		WithLogger(log))
 	if err != nil {
 		return nil, err
-	}
-	// The file may have changed since the configuration was checked.
-	if spec.SHA256 != "" && mod.Info().SHA256 != spec.SHA256 {
-		mod.Close(ctx)
-		return nil, fmt.Errorf("%w: %s is %s, sha256 pins %s", wasm.ErrIntegrity, spec.Path, mod.Info().SHA256, spec.SHA256)
 	}
 	r := &Registration{spec: spec, abi: mod.ABI(), log: log, state: newState()}
 	r.plugin = wasm.NewPlugin(mod, r.prepare)

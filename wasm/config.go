@@ -14,6 +14,7 @@ type Config struct {
 	startTimeout time.Duration
 	logger       *slog.Logger
 	budget       *Budget
+	sha256       string
 }
 
 // NewConfig returns the defaults: engine auto, no compilation cache, a 32 MiB
@@ -40,6 +41,10 @@ func (c Config) WithStartTimeout(d time.Duration) Config { c.startTimeout = d; r
 // WithBudget makes modules reserve their memory from b, shared with other
 // modules. Without it each module has an unlimited budget of its own.
 func (c Config) WithBudget(b *Budget) Config { c.budget = b; return c }
+
+// WithSHA256 pins the module's digest (lowercase hex): Compile refuses
+// other bytes with ErrIntegrity. "" pins nothing.
+func (c Config) WithSHA256(digest string) Config { c.sha256 = digest; return c }
 
 // WithLogger receives the guest's env.log, stdout and stderr output.
 func (c Config) WithLogger(l *slog.Logger) Config { c.logger = l; return c }

@@ -79,6 +79,9 @@ func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (_ *Modu
 			ErrMemory, decl.min, pagesSize(decl.min), limit, pagesSize(limit))
 	}
 	sum := sha256.Sum256(wasm)
+	if digest := hex.EncodeToString(sum[:]); cfg.sha256 != "" && digest != cfg.sha256 {
+		return nil, fmt.Errorf("%w: the module is %s, sha256 pins %s", ErrIntegrity, digest, cfg.sha256)
+	}
 	logger := cfg.logger
 	if logger == nil {
 		logger = slog.Default()

@@ -77,6 +77,7 @@ func TestCompileRefuses(t *testing.T) {
 		{"no exports", noExports, nil, wasm.ErrABI, []string{"plugin_api_version"}},
 		{"memory above limit", plugin, func(c wasm.Config) wasm.Config { return c.WithMemoryLimit(1 << 20) }, wasm.ErrMemory, []string{"pages", "memory_limit allows 16 pages (1 MiB)"}},
 		{"memory limit under a page", noExports, func(c wasm.Config) wasm.Config { return c.WithMemoryLimit(100) }, wasm.ErrMemory, []string{"less than one 64 KiB page"}},
+		{"digest mismatch", plugin, func(c wasm.Config) wasm.Config { return c.WithSHA256(strings.Repeat("ab", 32)) }, wasm.ErrIntegrity, []string{"sha256 pins abab"}},
 		{"unknown engine", plugin, func(c wasm.Config) wasm.Config { return c.WithEngine("jit") }, wasm.ErrEngine, []string{`"jit"`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

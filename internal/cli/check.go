@@ -38,14 +38,26 @@ type checkReport struct {
 // Check is `nriwasm check`: each file is compiled and instantiated under the
 // configured engine, cache and [defaults] memory limit, reserving from one
 // memory budget in the order given (as `run` admits plugins in index order),
-// and reported on. It returns ErrFailed if any file would not load.
+// and reported on; without files, every configured plugin with its own
+// settings. It fills the compilation cache on the way. It returns ErrFailed
+// if any plugin would not load.
 func Check(ctx context.Context, env Env, configPath string, jsonOut bool, files []string) error {
 	cfg, err := config.Load(configPath, env.Embedded)
 	if err != nil {
 		return err
 	}
+	// Without files, the configured plugins, each with its own settings,
+	// in the order `run` admits them.
+	specs := make([]config.Plugin, len(files))
+	for i, f := range files {
+		specs[i] = cfg.Defaults
+		specs[i].Name, specs[i].Path = f, f
+	}
 	if len(files) == 0 {
-		return fmt.Errorf("check: name at least one .wasm file")
+		if err := cfg.Resolve(); err != nil {
+			return err
+		}
+		specs = cfg.Plugins
 	}
 	engine, err := wasm.Engine(cfg.Engine).Resolve()
 	if err != nil {
@@ -63,8 +75,8 @@ func Check(ctx context.Context, env Env, configPath string, jsonOut bool, files 
 		}
 	}()
 	failed := false
-	for _, file := range files {
-		rep, p := checkFile(ctx, cfg, engine, budget, file, logger)
+	for _, spec := range specs {
+		rep, p := checkFile(ctx, cfg, engine, budget, spec, logger)
 		if p != nil {
 			plugins = append(plugins, p)
 		}
@@ -82,22 +94,23 @@ func Check(ctx context.Context, env Env, configPath string, jsonOut bool, files 
 	return nil
 }
 
-func checkFile(ctx context.Context, cfg *config.Config, engine wasm.Engine, budget *wasm.Budget, file string, logger *slog.Logger) (checkReport, *wasm.Plugin) {
-	rep := checkReport{File: file}
+func checkFile(ctx context.Context, cfg *config.Config, engine wasm.Engine, budget *wasm.Budget, spec config.Plugin, logger *slog.Logger) (checkReport, *wasm.Plugin) {
+	rep := checkReport{File: spec.Path}
 	fail := func(err error) (checkReport, *wasm.Plugin) {
 		rep.Error = err.Error()
 		return rep, nil
 	}
-	bin, err := os.ReadFile(file)
+	bin, err := os.ReadFile(spec.Path)
 	if err != nil {
 		return fail(err)
 	}
-	mod, err := wasm.Compile(ctx, file, bin, wasm.NewConfig().
+	mod, err := wasm.Compile(ctx, spec.Name, bin, wasm.NewConfig().
 		WithEngine(engine).
 		WithCacheDir(cfg.CacheDir).
-		WithMemoryLimit(cfg.Defaults.MemoryLimit).
+		WithMemoryLimit(spec.MemoryLimit).
 		WithBudget(budget).
-		WithLogger(logger.With("plugin", file)))
+		WithSHA256(spec.SHA256).
+		WithLogger(logger.With("plugin", spec.Name)))
 	if err != nil {
 		return fail(err)
 	}

@@ -165,3 +165,18 @@ func TestDemoScenario(t *testing.T) {
 		t.Errorf("%d lines for one pod with one container, want 13:\n%s", n, out)
 	}
 }
+
+// Without files, check reports every configured plugin, with its settings.
+func TestCheckConfigured(t *testing.T) {
+	e, out, _ := env()
+	config := writeConfig(t, "plugin_dir = "+strconvQuote(testplugins.Dir(t))+"\n[[plugin]]\nname = \"ulimit\"\nmemory_limit = \"64KiB\"\n")
+	err := cli.Check(context.Background(), e, config, false, nil)
+	if !errors.Is(err, cli.ErrFailed) {
+		t.Fatalf("Check = %v, want ErrFailed for the plugin under its limit", err)
+	}
+	for _, want := range []string{"10-logger.wasm: ok", "20-injector.wasm: ok", "30-ulimit.wasm: FAIL: wasm: memory limit"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
