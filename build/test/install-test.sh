@@ -360,10 +360,11 @@ term_timeout 15
 stdout 1
 stderr 1
 file $W/procd.toml
+reload_signal HUP
 close"
 	[ "$out" = "$want" ] || fail "procd instance: $out"
 	sh "$ROOT/usr/libexec/nriwasm-uci2toml" "$ROOT/etc/config/nriwasm" | cmp -s - "$W/procd.toml" || fail "procd: rendered configuration"
-	pass "procd: start_service renders /etc/config/nriwasm; command, respawn, term_timeout, file; enabled 0 starts nothing"
+	pass "procd: start_service renders /etc/config/nriwasm; command, respawn, term_timeout, file, reload_signal; enabled 0 starts nothing"
 }
 
 test_refusals() {
