@@ -58,7 +58,7 @@ cross-repro: cross
 	GOCACHE="$$tmp/gocache" $(MAKE) -s -C "$$tmp/src" cross DIST="$$tmp/dist" OUT="$$tmp/out" VERSION='$(VERSION)' && \
 	cd $(DIST) && sha256sum --quiet -c "$$tmp/dist/checksums.txt" && echo "cross-repro: a second build is byte-identical"
 
-cross-test: cross plugins plugins-small | deps-qemu
+cross-test: deps-plugins cross plugins plugins-small | deps-qemu
 	DIST=$(DIST) WORK=$(OUT)/cross PLUGIN_DIRS='$(PLUGIN_OUT) $(PLUGIN_SMALL_OUT)' \
 	SKIP_INTERP='$(CROSS_SKIP_INTERP)' $(CROSS_SH) test $(CROSS_TARGETS)
 

@@ -75,8 +75,8 @@ bypackage() {
 	"$GO" tool nm -size "$1" | awk '
 		NF >= 4 && $3 ~ /^[TtRrDdBb]$/ {
 			n = $4; sub(/\[.*/, "", n); sub(/^type:\*?/, "", n)
-			if (n ~ /^go:/) n = "(linker)"
-			else if (!match(n, /\.[^\/]*$/)) n = "(types)"
+			if (n ~ /^go:/) n = "(func metadata and itabs, all packages)"
+			else if (n !~ /^[[:alnum:]]/ || !match(n, /\.[^\/]*$/)) n = "(other)"
 			else n = substr(n, 1, RSTART - 1)
 			bytes[n] += $2
 		}
@@ -182,7 +182,7 @@ test_target() {
 
 step() {
 	use "$1"
-	local w=$WORK/$1 bin=$DIST/nriwasm-linux-$1 files d pkg
+	local w=$WORK/$1 bin=$DIST/nriwasm-linux-$1 d f pkg
 	case $2 in
 	version)
 		"${qemu[@]}" "$bin" version | tee "$w/version.out"
@@ -190,11 +190,15 @@ step() {
 		grep -q "^engine: *$engine " "$w/version.out" || { echo "want engine $engine"; exit 1; }
 		;;
 	check)
-		files=$(for d in $PLUGIN_DIRS; do ls "$d"/*.wasm; done)
-		# shellcheck disable=SC2086 # one word per file
-		"${qemu[@]}" "$bin" check -config "$w/config.toml" -json $files | tee "$w/check.out"
-		awk -v want="$(wc -w <<<"$files")" -v engine="\"engine\":\"$engine\"" '/"ok":true/ && index($0, engine) {ok++}
-			END {if (ok != want) {print "want all " want " files ok under the " engine; exit 1}}' "$w/check.out"
+		# One file at a time: check admits the files it is given together
+		# against memory_budget, and the interpreter's IR of two Go guests
+		# exceeds the default budget.
+		for d in $PLUGIN_DIRS; do
+			for f in "$d"/*.wasm; do
+				"${qemu[@]}" "$bin" check -config "$w/config.toml" -json "$f" | tee -a "$w/check.out"
+			done
+		done
+		awk -v engine="\"engine\":\"$engine\"" '!/"ok":true/ || !index($0, engine) {print "want ok under the " engine; exit 1}' "$w/check.out"
 		;;
 	demo)
 		for d in "$w"/demo-*; do

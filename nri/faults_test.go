@@ -1,6 +1,7 @@
 package nri_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -8,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/nri/pkg/api"
 
 	"github.com/nriwasm/nriwasm/internal/config"
 	"github.com/nriwasm/nriwasm/internal/testplugins"
@@ -19,7 +22,7 @@ import (
 // over what it held after the first: goroutines and connections must not
 // pile up, and memory must not grow with the count. See TESTED.md for the
 // measured numbers.
-var slack = testplugins.Usage{Goroutines: 20, FDs: 10, RSS: 48 << 20}
+var slack = testplugins.Usage{Goroutines: 20, FDs: 10, RSS: 16 << 20}
 
 // guest is a plugin under test and the environment variable its normal
 // reply sets, only from an instance that was configured and synchronized.
@@ -46,40 +49,59 @@ func (e *env) connected(n int) {
 	}
 }
 
+// remove removes containers from the runtime.
+func (e *env) remove(pod *api.PodSandbox, ctrs ...*api.Container) {
+	e.t.Helper()
+	for _, c := range ctrs {
+		if _, err := e.rt.Event(context.Background(), api.Event_REMOVE_CONTAINER, pod, c, nil); err != nil {
+			e.t.Fatalf("RemoveContainer %s: %v", c.Name, err)
+		}
+	}
+}
+
 // Every way a guest can fail an event, with each on_error: the runtime gets
 // its answer in time and keeps the plugin, the other plugin's adjustment is
 // there, the failing plugin serves the next event from a fresh instance
 // that was configured and synchronized, the log names the plugin and the
-// reason, and after many rounds (1000 with NRIWASM_LONG=1) the process holds
-// what it held after the first.
+// reason, and after many rounds (1000 recoveries with NRIWASM_LONG=1) the
+// process holds what it held after the first.
 func TestHostileEvents(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		guest   guest
 		mode    string        // the annotation value that selects the fault
 		timeout time.Duration // the plugin's call timeout; 0: 2 s
+		runtime time.Duration // the runtime's request timeout; 0: its default, 2 s
 		failing bool          // the runtime gets an error (on_error = fail)
 		fatal   bool          // the instance is replaced
 		reason  string        // in the log
 	}{
-		{"infinite loop", hostileGuest, "hostile:L", 50 * time.Millisecond, true, true, "deadline exceeded"},
-		{"unbounded recursion", hostileGuest, "hostile:R", 0, true, true, "stack overflow"},
-		{"memory.grow in a loop", hostileGuest, "hostile:G", 0, false, false, ""},
-		{"a Go guest out of memory", faultGuest, "grow", 0, true, true, "out of memory"},
-		{"a Go panic", faultGuest, "trap", 0, true, true, "fault: requested trap"},
-		{"unreachable", hostileGuest, "hostile:U", 0, true, true, "unreachable"},
-		{"reply pointer outside memory", hostileGuest, "hostile:P", 0, true, true, "outside memory"},
-		{"reply length outside memory", hostileGuest, "hostile:N", 0, true, true, "outside memory"},
-		{"error reply of garbage", hostileGuest, "hostile:E", 0, true, false, "level=ERROR forged"},
-		{"reply claiming 100 MiB", hostileGuest, "hostile:H", 0, true, true, "more than the 16777216 accepted"},
-		{"reply not protobuf", hostileGuest, "hostile:B", 0, true, true, "malformed plugin response"},
-		{"reply of the wrong message type", hostileGuest, "hostile:W", 0, true, true, "wrong wireType"},
-		{"env.log with bad pointers", hostileGuest, "hostile:X", 0, false, false, "plugin logged from outside its memory"},
-		{"env.log in a tight loop", hostileGuest, "hostile:F", 0, false, false, "flood"},
-		{"megabytes on stdout", hostileGuest, "hostile:O", 0, false, false, `source="stdout"`},
+		{"infinite loop", hostileGuest, "hostile:L", 50 * time.Millisecond, 0, true, true, "deadline exceeded"},
+		// The deadline does not stop a guest that recurses without a
+		// loop: wazero's compiler checks it at loop back-edges only. The
+		// recursion ends at wazero's 400 MB stack ceiling, 0.2 to 0.5 s
+		// here but seconds under the race detector, past the runtime's
+		// default timeout (see TESTED.md).
+		{"unbounded recursion", hostileGuest, "hostile:R", 0, 10 * time.Second, true, true, "stack overflow"},
+		{"memory.grow in a loop", hostileGuest, "hostile:G", 0, 0, false, false, ""},
+		{"a Go guest out of memory", faultGuest, "grow", 0, 0, true, true, "out of memory"},
+		{"a Go panic", faultGuest, "trap", 0, 0, true, true, "fault: requested trap"},
+		{"unreachable", hostileGuest, "hostile:U", 0, 0, true, true, "unreachable"},
+		{"reply pointer outside memory", hostileGuest, "hostile:P", 0, 0, true, true, "outside memory"},
+		{"reply length outside memory", hostileGuest, "hostile:N", 0, 0, true, true, "outside memory"},
+		{"error reply of garbage", hostileGuest, "hostile:E", 0, 0, true, false, "level=ERROR forged"},
+		{"reply claiming 100 MiB", hostileGuest, "hostile:H", 0, 0, true, true, "more than the 16777216 accepted"},
+		{"reply not protobuf", hostileGuest, "hostile:B", 0, 0, true, true, "malformed plugin response"},
+		{"reply of the wrong message type", hostileGuest, "hostile:W", 0, 0, true, true, "wrong wireType"},
+		{"env.log with bad pointers", hostileGuest, "hostile:X", 0, 0, false, false, "plugin logged from outside its memory"},
+		{"env.log in a tight loop", hostileGuest, "hostile:F", 0, 0, false, false, "flood"},
+		{"megabytes on stdout", hostileGuest, "hostile:O", 0, 0, false, false, `source="stdout"`},
 	} {
 		for _, onError := range []config.OnError{config.Fail, config.Ignore} {
 			t.Run(tc.name+"/"+string(onError), func(t *testing.T) {
+				if tc.runtime > 0 {
+					requestTimeout(t, tc.runtime)
+				}
 				e := startHost(t, startRuntime(t),
 					spec(t, "10", "hostile", tc.guest.wasm, withConfig("cfg"), func(p *config.Plugin) {
 						p.OnError = onError
@@ -90,10 +112,15 @@ func TestHostileEvents(t *testing.T) {
 					}),
 					spec(t, "20", "other", "command"))
 				pod := e.pod("p", nil)
-				rounds := testplugins.Rounds(3, 1000)
+				// 1000 recoveries of each fatal fault in the long run; the
+				// recovery does not depend on on_error.
+				rounds := testplugins.Rounds(3, 50)
+				if tc.fatal && onError == config.Ignore {
+					rounds = testplugins.Rounds(3, 1000)
+				}
 				var base testplugins.Usage
 				for i := range rounds {
-					resp, _, err := e.create(pod, fmt.Sprintf("bad-%d", i), map[string]string{faultKey: tc.mode})
+					resp, bad, err := e.create(pod, fmt.Sprintf("bad-%d", i), map[string]string{faultKey: tc.mode})
 					switch {
 					case tc.failing && onError == config.Fail:
 						if err == nil || !strings.Contains(err.Error(), "10-hostile") {
@@ -104,10 +131,13 @@ func TestHostileEvents(t *testing.T) {
 					case envOf(resp)["WAT"] != "1":
 						t.Fatalf("round %d: the other plugin's adjustment is missing: %v", i, envOf(resp))
 					}
-					got := envOf(e.mustCreate(pod, fmt.Sprintf("good-%d", i), nil))
-					if got[tc.guest.key] != tc.guest.value || got["WAT"] != "1" {
-						t.Fatalf("round %d: next container got %v, want %s=%s and WAT=1", i, got, tc.guest.key, tc.guest.value)
+					resp, good, err := e.create(pod, fmt.Sprintf("good-%d", i), nil)
+					if got := envOf(resp); err != nil || got[tc.guest.key] != tc.guest.value || got["WAT"] != "1" {
+						t.Fatalf("round %d: next container got %v, %v; want %s=%s and WAT=1", i, got, err, tc.guest.key, tc.guest.value)
 					}
+					// The runtime's state, and the Synchronize of the next
+					// fresh instance, stay the same size.
+					e.remove(pod, bad, good)
 					if i == 0 {
 						base = testplugins.Measure(t)
 					}

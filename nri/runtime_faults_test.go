@@ -111,14 +111,20 @@ func TestSocketRemovedAndRecreated(t *testing.T) {
 	t.Logf("after the socket came back: %v; before it went: %v", u, base)
 }
 
+// requestTimeout sets the runtime's request timeout for the test. It is
+// global to pkg/adaptation: tests that set it must not run in parallel.
+func requestTimeout(t *testing.T, d time.Duration) {
+	adaptation.SetPluginRequestTimeout(d)
+	t.Cleanup(func() { adaptation.SetPluginRequestTimeout(adaptation.DefaultPluginRequestTimeout) })
+}
+
 // A runtime whose request timeout (1 s) is shorter than the plugin's (10 s)
 // still gets nriwasm's answer in time: the call is cut at 90% of the
 // runtime's timeout (the one Configure announced, and the request's own
 // deadline), and the runtime keeps the plugin. An answer after its deadline
 // would make the runtime drop the plugin and create the container without it.
 func TestShortRuntimeTimeout(t *testing.T) {
-	adaptation.SetPluginRequestTimeout(time.Second)
-	t.Cleanup(func() { adaptation.SetPluginRequestTimeout(adaptation.DefaultPluginRequestTimeout) })
+	requestTimeout(t, time.Second)
 	e := startHost(t, startRuntime(t),
 		spec(t, "10", "hostile", "hostile", func(p *config.Plugin) { p.Timeout = 10 * time.Second }),
 		spec(t, "20", "other", "command"))

@@ -136,30 +136,31 @@ type stream struct {
 	name  string
 }
 
+// Write costs little per line once the rate limit is reached: a host call
+// cannot be interrupted at the guest's deadline, and a guest may write
+// megabytes of empty lines at once.
 func (s stream) Write(p []byte) (int, error) {
 	n := len(p)
 	s.g.mu.Lock()
+	defer s.g.mu.Unlock()
 	buf := &s.g.partial[s.fd]
-	var lines []string
-	for len(p) > 0 {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			room := max(0, maxLogLine-buf.Len())
-			buf.Write(p[:min(len(p), room)])
+	for i := bytes.IndexByte(p, '\n'); i >= 0; i = bytes.IndexByte(p, '\n') {
+		buf.Write(p[:min(i, max(0, maxLogLine-buf.Len()))])
+		p = p[i+1:]
+		if !s.g.allow() {
+			// The limit is reached: drop the rest of the complete lines
+			// without looking at them.
+			if last := bytes.LastIndexByte(p, '\n'); last >= 0 {
+				s.g.dropped += bytes.Count(p, []byte{'\n'})
+				p = p[last+1:]
+			}
+			buf.Reset()
 			break
 		}
-		room := max(0, maxLogLine-buf.Len())
-		buf.Write(p[:min(i, room)])
-		lines = append(lines, buf.String())
+		s.g.logger.Log(context.Background(), s.level, sanitize(buf.String(), maxLogLine), "source", s.name)
 		buf.Reset()
-		p = p[i+1:]
 	}
-	for _, l := range lines {
-		if s.g.allow() {
-			s.g.logger.Log(context.Background(), s.level, sanitize(l, maxLogLine), "source", s.name)
-		}
-	}
-	s.g.mu.Unlock()
+	buf.Write(p[:min(len(p), max(0, maxLogLine-buf.Len()))])
 	return n, nil
 }
 

@@ -9,37 +9,45 @@
 
 E2E_CACHE ?= $(HOME)/.cache/nriwasm-e2e
 E2E_OUT   := $(OUT)/e2e
-# The first release is the current one: its ctr and crictl serve every
-# release, and it also loads the Wasm plugin itself for the comparison. The
-# others come with an NRI older than v0.12, which sends most events through
-# StateChange: v2.1.x ships NRI v0.8 (no UpdatePodSandbox, no validation).
+# The releases under test. The first also loads the Wasm plugin itself, for
+# the comparison; the second comes with an NRI older than v0.12, which sends
+# most events as StateChange: v2.1.x ships NRI v0.8 (no UpdatePodSandbox, no
+# validation). One ctr and one crictl serve them all.
 E2E_CONTAINERD ?= v2.4.2 v2.1.9
+E2E_CTR        ?= v2.4.2
 E2E_CRICTL     ?= v1.34.0
-E2E_NEW        := $(firstword $(E2E_CONTAINERD))
 E2E_TOOLS      := $(foreach v,$(E2E_CONTAINERD),$(E2E_CACHE)/containerd-$(v)/containerd) \
-	$(E2E_CACHE)/crictl-$(E2E_CRICTL)/crictl $(E2E_CACHE)/busybox-static/bin/busybox
+	$(E2E_CACHE)/ctr-$(E2E_CTR)/ctr $(E2E_CACHE)/crictl-$(E2E_CRICTL)/crictl \
+	$(E2E_CACHE)/busybox-static/bin/busybox
 E2E_GOBUILD    := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false
 
 .PHONY: e2e deps-e2e
 e2e: build plugins deps-e2e $(E2E_OUT)/nriwasm-launched $(E2E_OUT)/trap.wasm \
 		$(E2E_OUT)/pause.tar $(E2E_OUT)/busybox.tar
 	E2E_CONTAINERD='$(E2E_CONTAINERD)' E2E_CACHE='$(E2E_CACHE)' E2E_OUT='$(E2E_OUT)' \
-	NRIWASM='$(BIN)' PLUGIN_OUT='$(PLUGIN_OUT)' CRICTL='$(E2E_CACHE)/crictl-$(E2E_CRICTL)/crictl' \
+	NRIWASM='$(BIN)' PLUGIN_OUT='$(PLUGIN_OUT)' \
+	CTR='$(E2E_CACHE)/ctr-$(E2E_CTR)/ctr' CRICTL='$(E2E_CACHE)/crictl-$(E2E_CRICTL)/crictl' \
 		bash nri/e2e/e2e.sh
 
 deps-e2e: deps-plugins $(E2E_TOOLS)
 	@command -v runc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends runc; }
 
-# containerd and its shim (a shim newer than the daemon refuses to start), and
-# ctr for the first release, built from the module's own go.mod: `go install
-# pkg@version` refuses v2.1.x, whose go.mod has exclude directives.
+# cd to containerd's module at version $*, downloaded. containerd is built from
+# its module's own go.mod: `go install pkg@version` refuses v2.1.x, whose
+# go.mod has exclude directives.
+E2E_CONTAINERD_MOD = cd "$$(cd / && $(GO) mod download -json github.com/containerd/containerd/v2@$* | \
+	sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')"
+E2E_CONTAINERD_LDFLAGS = -ldflags='-s -w -X github.com/containerd/containerd/v2/version.Version=$*'
+
+# containerd and its shim: a shim newer than the daemon refuses to start.
 $(E2E_CACHE)/containerd-%/containerd:
 	rm -rf $(@D).tmp && mkdir -p $(@D).tmp
-	cd "$$(cd / && $(GO) mod download -json github.com/containerd/containerd/v2@$* | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p')" && \
-	$(E2E_GOBUILD) -tags no_btrfs -o $(@D).tmp/ \
-		-ldflags='-s -w -X github.com/containerd/containerd/v2/version.Version=$*' \
-		./cmd/containerd ./cmd/containerd-shim-runc-v2 $(if $(filter $*,$(E2E_NEW)),./cmd/ctr)
+	$(E2E_CONTAINERD_MOD) && $(E2E_GOBUILD) -tags no_btrfs $(E2E_CONTAINERD_LDFLAGS) -o $(@D).tmp/ \
+		./cmd/containerd ./cmd/containerd-shim-runc-v2
 	rm -rf $(@D) && mv $(@D).tmp $(@D)
+
+$(E2E_CACHE)/ctr-%/ctr:
+	$(E2E_CONTAINERD_MOD) && $(E2E_GOBUILD) $(E2E_CONTAINERD_LDFLAGS) -o $@ ./cmd/ctr
 
 $(E2E_CACHE)/crictl-%/crictl:
 	GOBIN=$(@D) CGO_ENABLED=0 $(GO) install -trimpath -ldflags='-s -w' sigs.k8s.io/cri-tools/cmd/crictl@$*

@@ -13,7 +13,7 @@
 ;;   B  reply that is not protobuf        W  reply of the wrong message type
 ;;   X  env.log with bad pointers, then reply normally
 ;;   F  env.log 100000 times, then reply normally
-;;   O  3.5 MiB to stdout (a 24 KiB line, then 32767 empty ones, 64 times),
+;;   O  28 MiB to stdout (a 24 KiB line, then 32767 empty ones, 512 times),
 ;;      then reply normally
 ;;
 ;; Otherwise CreateContainer adds HOSTILE=1 to the environment, but only on an
@@ -105,7 +105,7 @@
     (loop $write
       (drop (call $fd_write (i32.const 1) (i32.const 320) (i32.const 2) (i32.const 336)))
       (local.set $round (i32.add (local.get $round) (i32.const 1)))
-      (br_if $write (i32.lt_u (local.get $round) (i32.const 64)))))
+      (br_if $write (i32.lt_u (local.get $round) (i32.const 512)))))
 
   (func (export "plugin_create_container") (param $ptr i32) (param $len i32) (result i64)
     (local $m i32)
