@@ -30,7 +30,8 @@ e2e: build plugins deps-e2e $(E2E_OUT)/nriwasm-launched $(E2E_OUT)/trap.wasm \
 		bash nri/e2e/e2e.sh
 
 deps-e2e: deps-plugins $(E2E_TOOLS)
-	@command -v runc >/dev/null || { apt-get update && apt-get install -y --no-install-recommends runc; }
+	@command -v runc >/dev/null || { apt-get update && \
+		apt-get -o DPkg::Lock::Timeout=600 install -y --no-install-recommends runc; }
 
 # cd to containerd's module at version $*, downloaded. containerd is built from
 # its module's own go.mod: `go install pkg@version` refuses v2.1.x, whose
@@ -67,8 +68,9 @@ $(E2E_OUT)/trap.wasm: nri/e2e/testdata/trap.wat | deps-plugins
 	@mkdir -p $(@D)
 	wat2wasm $< -o $@
 
-$(E2E_OUT)/pause $(E2E_OUT)/mkimage: FORCE
-	$(E2E_GOBUILD) -ldflags='-s -w' -o $@ ./nri/e2e/cmd/$(@F)
+# Both use the standard library only.
+$(E2E_OUT)/%: nri/e2e/cmd/%/main.go
+	$(E2E_GOBUILD) -ldflags='-s -w' -o $@ ./$(<D)
 
 # Images are built locally, so the suite needs no registry: the pod's sandbox
 # is our pause, the containers run Debian's static busybox.

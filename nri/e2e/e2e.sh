@@ -409,6 +409,8 @@ FINISHED=0 RUN_CONTAINERD_EXISTED=0
 on_exit() {
 	local rc=$?
 	trap - EXIT
+	# A signal may have struck in a check, whose output goes to /dev/null.
+	exec 1>&3 2>&4
 	[ "$FINISHED" = 1 ] || { echo "ABORTED (exit code $rc): see $LOGS"; FAIL=$((FAIL + 1)); }
 	teardown
 	check_clean "the end"
@@ -429,6 +431,7 @@ NRI_SOCK=$E2E/run/nri.sock
 NRI_PLUGINS=$E2E/nri/plugins # containerd's plugin_path
 NRI_CONF=$E2E/nri/conf.d     # and plugin_config_path
 CGROUP_PARENT=/${E2E##*/}
+exec 3>&1 4>&2
 trap on_exit EXIT
 trap 'exit 130' INT TERM
 rm -rf "$LOGS"
