@@ -128,20 +128,28 @@ skeleton() {
 }
 
 # test_all NAME...: test_target for each target, as many at once as there
-# are CPUs.
+# are CPUs, the long ones (package tests under qemu) first.
 test_all() {
-	local start=$SECONDS
+	local start=$SECONDS t
 	TEST_PKGS=$("$GO" list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}}{{end}}' ./wasm/... ./nri/... |
 		sed "s|^$PWD/||" | grep -v '^nri/e2e')
 	export TEST_PKGS
 	mkdir -p "$WORK"
-	if printf '%s\n' "$@" | xargs -P "$(nproc)" -I{} "$SELF" test-target {}; then
+	local long=() short=()
+	for t in "$@"; do
+		use "$t"
+		if ((${#qemu[@]})) && pkg_tests "$t"; then long+=("$t"); else short+=("$t"); fi
+	done
+	if printf '%s\n' "${long[@]}" "${short[@]}" | xargs -P "$(nproc)" -I{} "$SELF" test-target {}; then
 		echo "cross-test: $* passed in $((SECONDS - start))s"
 	else
 		echo "cross-test: failed after $((SECONDS - start))s; logs in $WORK" >&2
 		exit 1
 	fi
 }
+
+# pkg_tests NAME: whether NAME runs the package tests.
+pkg_tests() { [[ " $NO_PKG_TESTS " != *" $1 "* ]]; }
 
 # test_target NAME: prepares NAME's directory under WORK and runs each step
 # in a process of its own (so that set -e holds in it), reporting each.
@@ -158,22 +166,27 @@ test_target() {
 		install -d -m 0755 "$w/demo-${d##*/}"
 		install -m 0644 "$d"/20-injector.* "$w/demo-${d##*/}"
 	done
-	# Package tests run with a cache of their own (wazero prunes other
-	# architectures' entries from a shared one) but share the Wasm guests that
-	# internal/testplugins builds: an emulated test binary runs the host's go.
+	# Package tests run with a cache of their own (the wasm package prunes
+	# other architectures' entries from a shared one) but share the Wasm
+	# guests that internal/testplugins builds: an emulated test binary runs the
+	# host's go.
 	d=${XDG_CACHE_HOME:-$HOME/.cache}/nriwasm-testplugins
 	mkdir -p "$d" && ln -s "$d" "$w/xdg/nriwasm-testplugins"
-	for s in version check demo build-tests $(for pkg in $TEST_PKGS; do echo "test:$pkg"; done); do
+	local steps=(version check demo)
+	if pkg_tests "$1"; then
+		steps+=(build-tests)
+		for pkg in $TEST_PKGS; do steps+=("test:$pkg"); done
+	fi
+	for s in "${steps[@]}"; do
 		SECONDS=0
 		local log=$w/${s//[:\/]/-}.log
 		if "$SELF" step "$1" "$s" >"$log" 2>&1; then
 			echo "$1 $s: ok (${SECONDS}s)"
 		else
 			failed=1
-			{
-				echo "$1 $s: FAILED (${SECONDS}s); from $log:"
-				grep -v 'level=info' "$log" | tail -60 | sed 's/^/    /' || true
-			}
+			echo "$1 $s: FAILED (${SECONDS}s); from $log:"
+			{ grep -v 'level=info' "$log" | grep -E -A12 '^ *--- FAIL|^panic:' ||
+				grep -v 'level=info' "$log" | tail -40; } | sed 's/^/    /'
 			[[ $s == build-tests ]] && break
 		fi
 	done
@@ -215,11 +228,12 @@ step() {
 		;;
 	test:*)
 		pkg=${2#test:}
-		local skip=()
-		[[ $engine == interpreter ]] && skip=(-test.skip "$SKIP_INTERP")
+		local skip=""
+		((${#qemu[@]})) && skip=$SKIP_EMULATED
+		[[ -n $skip && $engine == interpreter ]] && skip+="|$SKIP_INTERP"
 		cd "$pkg"
 		XDG_CACHE_HOME=$w/xdg PATH=$("$GO" env GOROOT)/bin:$PATH \
-			"${qemu[@]}" "$w/test/${pkg//\//-}.test" -test.timeout=10m "${skip[@]}"
+			"${qemu[@]}" "$w/test/${pkg//\//-}.test" -test.v -test.timeout=10m -test.skip "$skip"
 		;;
 	esac
 }

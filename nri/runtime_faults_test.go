@@ -13,7 +13,6 @@ import (
 
 	"github.com/containerd/nri/pkg/adaptation"
 	"github.com/containerd/nri/pkg/api"
-	nrilog "github.com/containerd/nri/pkg/log"
 
 	"github.com/nriwasm/nriwasm/internal/config"
 	"github.com/nriwasm/nriwasm/internal/testplugins"
@@ -141,13 +140,20 @@ func TestShortRuntimeTimeout(t *testing.T) {
 	}
 }
 
+// runtimeLogs is what containerd/nri's library logged in this test binary:
+// pkg/adaptation, as the runtime, logs what it rejects. Its logger is one
+// unsynchronized global, so it is set once, before any test runs.
+var runtimeLogs = &logSink{}
+
+func TestMain(m *testing.M) {
+	nri.SetLibraryLogger(slog.New(runtimeLogs))
+	os.Exit(m.Run())
+}
+
 // A registration the runtime rejects (a name it does not allow) is retried
 // with backoff, once logged, without leaking; the other plugin serves.
 func TestRejectedRegistration(t *testing.T) {
-	rtLogs := &logSink{}
-	prev := nrilog.Get()
-	nri.SetLibraryLogger(slog.New(rtLogs))
-	t.Cleanup(func() { nrilog.Set(prev) })
+	before := len(runtimeLogs.matching("invalid name"))
 	e := &env{t: t, rt: startRuntime(t), logs: &logSink{}}
 	var err error
 	e.host, err = runHost(t, e.rt.Socket(), e.logs,
@@ -160,9 +166,9 @@ func TestRejectedRegistration(t *testing.T) {
 	rejections := func(n int) {
 		t.Helper()
 		deadline := time.Now().Add(waitTimeout)
-		for len(rtLogs.matching("invalid name")) < n {
+		for len(runtimeLogs.matching("invalid name"))-before < n {
 			if time.Now().After(deadline) {
-				t.Fatalf("%d rejections, want %d", len(rtLogs.matching("invalid name")), n)
+				t.Fatalf("%d rejections, want %d", len(runtimeLogs.matching("invalid name"))-before, n)
 			}
 			time.Sleep(10 * time.Millisecond)
 		}

@@ -54,10 +54,14 @@ func (e *Error) Error() string {
 		if b.Len() > 0 {
 			b.WriteString(": ")
 		}
-		b.WriteString(s)
+		b.WriteString(oneLine.Replace(s))
 	}
 	return b.String()
 }
+
+// oneLine escapes line breaks: a message may quote the document (the TOML
+// parser's do), and a problem must stay one line.
+var oneLine = strings.NewReplacer("\n", `\n`, "\r", `\r`)
 
 // Unwrap lets errors.Is match both the sentinel and the cause.
 func (e *Error) Unwrap() []error {

@@ -38,6 +38,7 @@ type Runtime struct {
 	serial  int
 	plugins int
 	changed chan struct{} // closed and replaced when plugins changes
+	gen     int           // counts starts and stops: counts of a stopped pkg/adaptation are stale
 }
 
 // Option configures a Runtime.
@@ -85,11 +86,12 @@ func (r *Runtime) start(socket string) error {
 		pluginPath = filepath.Join(filepath.Dir(socket), "no-plugins")
 		configPath = pluginPath
 	}
+	gen := r.nextGen()
 	nri, err := adaptation.New("nriwasm-sim", "v1", r.sync, r.update,
 		adaptation.WithSocketPath(socket),
 		adaptation.WithPluginPath(pluginPath),
 		adaptation.WithPluginConfigPath(configPath),
-		adaptation.WithMetrics(metrics{r}))
+		adaptation.WithMetrics(metrics{r, gen}))
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrRuntime, err)
 	}
@@ -133,7 +135,16 @@ func (r *Runtime) stopAdaptation() {
 	if nri != nil {
 		nri.Stop()
 	}
-	r.setPlugins(0)
+	r.setPlugins(r.nextGen(), 0)
+}
+
+// nextGen starts a generation of pkg/adaptation: counts that earlier ones
+// report are stale.
+func (r *Runtime) nextGen() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.gen++
+	return r.gen
 }
 
 // Plugins is the number of plugins registered and synchronized.
@@ -161,9 +172,15 @@ func (r *Runtime) WaitPlugins(ctx context.Context, n int) error {
 	}
 }
 
-func (r *Runtime) setPlugins(n int) {
+// setPlugins records the count a pkg/adaptation of generation gen reports;
+// a stopped one may still report after it stopped (a request in flight
+// removes its closed plugins), and is ignored.
+func (r *Runtime) setPlugins(gen, n int) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if gen != r.gen {
+		return
+	}
 	r.plugins = n
 	close(r.changed)
 	r.changed = make(chan struct{})
@@ -171,12 +188,15 @@ func (r *Runtime) setPlugins(n int) {
 
 // metrics learns from pkg/adaptation when a plugin has joined: it reports
 // the count only once the plugin is synchronized and receives events.
-type metrics struct{ r *Runtime }
+type metrics struct {
+	r   *Runtime
+	gen int
+}
 
 func (metrics) RecordPluginInvocation(string, string, error)                                      {}
 func (metrics) RecordPluginLatency(string, string, time.Duration)                                 {}
 func (metrics) RecordPluginAdjustments(string, string, *adaptation.ContainerAdjustment, int, int) {}
-func (m metrics) UpdatePluginCount(n int)                                                         { m.r.setPlugins(n) }
+func (m metrics) UpdatePluginCount(n int)                                                         { m.r.setPlugins(m.gen, n) }
 
 // sync is the runtime's SyncFn: a plugin that joins sees every pod and
 // container.
