@@ -11,7 +11,7 @@ VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo de
 LDFLAGS   := -s -w -X main.version=$(VERSION)
 GOBUILD   := CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false -ldflags='$(LDFLAGS)'
 
-.PHONY: all build demo demo-small test bench footprint vet fmt deps clean
+.PHONY: all build demo demo-small test test-faults bench footprint vet fmt deps clean
 all: build plugins
 
 build: $(BIN)
@@ -32,6 +32,21 @@ demo-small: build plugins-small
 test: deps vet test-plugins
 	CGO_ENABLED=0 $(GO) test -count=1 -timeout 15m ./...
 	CGO_ENABLED=1 $(GO) test -count=1 -timeout 15m -race ./nri/... ./wasm/...
+
+# test-faults: the long runs of the hostile-plugin and runtime-fault suites
+# (1000 recoveries, 100k events, 20 restarts), every fuzz target for
+# FUZZTIME, and the module-loading cases on GOARCH=arm under qemu, where
+# wazero itself can panic on malformed modules. See TESTED.md.
+FUZZTIME ?= 20s
+FUZZ     := CGO_ENABLED=0 $(GO) test -run '^$$' -fuzztime $(FUZZTIME)
+test-faults: deps | deps-qemu
+	NRIWASM_LONG=1 CGO_ENABLED=0 $(GO) test -count=1 -timeout 60m -run 'Hostile|Runtime|Socket|Rejected|Concurrent|Soak|Sandbox' ./wasm/ ./nri/
+	$(FUZZ) -fuzz '^FuzzParse$$' ./internal/config
+	$(FUZZ) -fuzz '^FuzzParseScenario$$' ./nri/sim
+	$(FUZZ) -fuzz '^FuzzDecode$$' ./wasm
+	$(FUZZ) -fuzz '^FuzzCompile$$' ./wasm
+	GOARCH=arm GOARM=7 CGO_ENABLED=0 $(GO) test -c -o $(OUT)/wasm-arm.test ./wasm
+	cd wasm && qemu-arm-static $(OUT)/wasm-arm.test -test.run '^(FuzzCompile|FuzzDecode|TestHostileCalls|TestHostileModules)$$'
 
 # bench: CreateContainer latency against a native NRI plugin and the same
 # .wasm in-runtime, throughput, Synchronize, start-up and memory, all in one

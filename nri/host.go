@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/nriwasm/nriwasm/internal/config"
 	"github.com/nriwasm/nriwasm/wasm"
@@ -130,6 +131,7 @@ func (h *Host) load(ctx context.Context, cfg *config.Config, spec config.Plugin,
 		WithEngine(engine).
 		WithCacheDir(cfg.CacheDir).
 		WithMemoryLimit(spec.MemoryLimit).
+		WithStartTimeout(startTimeout(spec.Timeout)).
 		WithBudget(budget).
 		// Checked again on the bytes compiled: the file may have changed
 		// since the configuration was resolved.
@@ -148,6 +150,11 @@ func (h *Host) load(ctx context.Context, cfg *config.Config, spec config.Plugin,
 	log.Info("plugin loaded", "path", spec.Path, "engine", info.Engine, "abi", info.ABI, "compile", info.CompileTime)
 	return r, nil
 }
+
+// startTimeout bounds a plugin's _initialize: generous next to its calls (a
+// Go guest's runtime starts in 10-50 ms natively, much slower emulated), yet
+// a guest spinning there must not hold back the plugins after it for long.
+func startTimeout(call time.Duration) time.Duration { return max(10*call, 5*time.Second) }
 
 func dialer(socket string) func(context.Context) (net.Conn, error) {
 	var d net.Dialer

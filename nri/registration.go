@@ -136,13 +136,20 @@ func (r *Registration) callContext(ctx context.Context) (context.Context, contex
 	d := r.spec.Timeout
 	r.mu.Lock()
 	if rt := r.reqTimeout; rt > 0 {
-		d = min(d, rt*9/10)
+		d = min(d, withMargin(rt))
 	}
 	r.mu.Unlock()
 	if dl, ok := ctx.Deadline(); ok {
-		d = min(d, time.Until(dl)*9/10)
+		d = min(d, withMargin(time.Until(dl)))
 	}
 	return context.WithTimeout(ctx, d)
+}
+
+// withMargin is what is left of a runtime's deadline d for the guest: the
+// rest covers stopping a guest that overran, the reply and a loaded machine.
+// It is 250 ms for containerd's default 2 s, and never more than a quarter.
+func withMargin(d time.Duration) time.Duration {
+	return d - max(d/10, min(d/4, 250*time.Millisecond))
 }
 
 // invoke runs one guest entry point under callContext.

@@ -118,7 +118,7 @@ func requestTimeout(t *testing.T, d time.Duration) {
 }
 
 // A runtime whose request timeout (1 s) is shorter than the plugin's (10 s)
-// still gets nriwasm's answer in time: the call is cut at 90% of the
+// still gets nriwasm's answer in time: the call is cut short of the
 // runtime's timeout (the one Configure announced, and the request's own
 // deadline), and the runtime keeps the plugin. An answer after its deadline
 // would make the runtime drop the plugin and create the container without it.

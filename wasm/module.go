@@ -113,8 +113,8 @@ func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (_ *Modu
 		// wazero: drop this module's entry and compile from scratch once.
 		logger.Warn("compile failed with the cache; recompiling without it", "plugin", name, "cache", cacheDir, "error", err)
 		m.closeRuntime(ctx)
-		if rmErr := os.RemoveAll(cacheDir); rmErr != nil {
-			return nil, fmt.Errorf("wasm: removing cache %s: %w (after: %v)", cacheDir, rmErr, err)
+		if entry := filepath.Join(cacheDir, cacheName()); os.RemoveAll(entry) != nil {
+			return nil, fmt.Errorf("wasm: compiling with the cache %s, which cannot be removed: %w", entry, err)
 		}
 		err = m.compile(ctx, engine, cacheDir, wasm)
 	}
@@ -212,17 +212,32 @@ func codeMeter(engine Engine) func() uint64 {
 	}
 }
 
-// pruneCache removes cache directories of other wazero versions or
-// architectures, which wazero never cleans.
-func pruneCache(dir string, logger *slog.Logger) {
+// cacheName is the directory wazero keeps this binary's compiled code in,
+// inside a cache directory: one per wazero version and platform.
+func cacheName() string {
 	version := WazeroVersion()
 	if version == "unknown" {
 		version = "dev" // what wazero calls itself then (test binaries have no module versions)
 	}
-	current := "wazero-" + version + "-" + runtime.GOARCH + "-" + runtime.GOOS
+	return "wazero-" + version + "-" + runtime.GOARCH + "-" + runtime.GOOS
+}
+
+// staleAfter is how long a cache directory of another wazero version is
+// kept untouched before it is removed: long enough for a binary of that
+// version that shares cache_dir (an upgrade in progress, `nriwasm check` from
+// another build) to finish compiling into it.
+const staleAfter = time.Hour
+
+// pruneCache removes cache directories of other wazero versions or
+// architectures, which wazero never cleans.
+func pruneCache(dir string, logger *slog.Logger) {
+	current := cacheName()
 	entries, _ := os.ReadDir(dir)
 	for _, e := range entries {
-		if e.IsDir() && strings.HasPrefix(e.Name(), "wazero-") && e.Name() != current {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), "wazero-") || e.Name() == current {
+			continue
+		}
+		if fi, err := e.Info(); err == nil && time.Since(fi.ModTime()) > staleAfter {
 			stale := filepath.Join(dir, e.Name())
 			if err := os.RemoveAll(stale); err != nil {
 				logger.Warn("cannot remove stale cache", "dir", stale, "error", err)
@@ -290,13 +305,13 @@ func (m *Module) Instantiate(ctx context.Context) (in *Instance, err error) {
 		}
 		return nil, fmt.Errorf("instantiating: %w", err)
 	}
-	in = newInstance(m, mod)
+	fresh := newInstance(m, mod)
 	defer func() {
-		if err != nil {
-			in.Close(ctx)
+		if err != nil { // every error return has set in to nil by now
+			fresh.Close(ctx)
 		}
 	}()
-	res, err := in.call(ctx, mod.ExportedFunction("plugin_api_version"))
+	res, err := fresh.call(ctx, mod.ExportedFunction("plugin_api_version"))
 	if err != nil {
 		if mod.IsClosed() {
 			return nil, fmt.Errorf("%w: the module exited during %s; build it as a reactor (go build -buildmode=c-shared)", ErrABI, m.abi.Start)
@@ -306,7 +321,7 @@ func (m *Module) Instantiate(ctx context.Context) (in *Instance, err error) {
 	if v := uint32(res); v != 1 {
 		return nil, fmt.Errorf("%w: plugin_api_version is %d, nriwasm speaks version 1", ErrABI, v)
 	}
-	return in, nil
+	return fresh, nil
 }
 
 func pagesSize(pages uint32) string { return FormatBytes(uint64(pages) * PageSize) }

@@ -272,9 +272,16 @@ func TestCacheRecovery(t *testing.T) {
 	if len(entries) != 1 {
 		t.Fatalf("cache entries after a compile: %v", entries)
 	}
-	stale := filepath.Join(filepath.Dir(filepath.Dir(entries[0])), "wazero-v0.0.1-"+"amd64-linux")
-	if err := os.Mkdir(stale, 0o700); err != nil {
-		t.Fatal(err)
+	// Another version's cache untouched for hours goes; one in use stays.
+	stale := filepath.Join(filepath.Dir(filepath.Dir(entries[0])), "wazero-v0.0.1-amd64-linux")
+	recent := filepath.Join(filepath.Dir(filepath.Dir(entries[0])), "wazero-v0.0.2-amd64-linux")
+	for _, d := range []string{stale, recent} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if old := time.Now().Add(-2 * time.Hour); os.Chtimes(stale, old, old) != nil {
+		t.Fatal("cannot age the stale cache")
 	}
 	if err := os.WriteFile(entries[0], []byte("corrupt"), 0o600); err != nil {
 		t.Fatal(err)
@@ -288,5 +295,8 @@ func TestCacheRecovery(t *testing.T) {
 	}
 	if _, err := os.Stat(stale); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("stale cache %s kept", stale)
+	}
+	if _, err := os.Stat(recent); err != nil {
+		t.Errorf("another version's recent cache removed: %v", err)
 	}
 }
