@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/containerd/nri/pkg/api"
 
 	"github.com/nriwasm/nriwasm/internal/testplugins"
+	"github.com/nriwasm/nriwasm/internal/testutil"
 	"github.com/nriwasm/nriwasm/nri/sim"
 )
 
@@ -45,11 +45,7 @@ func TestExitCodes(t *testing.T) {
 // as NN-name, with a socket and NRI's environment, and the plugin of that
 // name serves the runtime with the config the runtime hands it.
 func TestLaunchedByRuntime(t *testing.T) {
-	dir, err := os.MkdirTemp("", "nriwasm-launch-") // short: socket paths are limited
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testutil.ShortDir(t)
 	for _, d := range []string{"etc", "opt", "conf.d"} {
 		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -112,14 +108,7 @@ func buildBinary(t *testing.T, dir, ldflags string) string {
 // reloads on SIGHUP (refusing a bad configuration and keeping the running
 // one), and stops cleanly on SIGTERM.
 func TestDaemonNotifiesReloadsAndStops(t *testing.T) {
-	dir, err := os.MkdirTemp("", "nriwasm-daemon-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testutil.ShortDir(t)
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +133,7 @@ func TestDaemonNotifiesReloadsAndStops(t *testing.T) {
 	defer notify.Close()
 	cmd := exec.Command(buildBinary(t, dir, "-s -w"), "run", "-config", config)
 	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+filepath.Join(dir, "notify.sock"))
-	stderr := &syncBuffer{}
+	stderr := &testutil.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -207,21 +196,4 @@ func TestDaemonNotifiesReloadsAndStops(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Errorf("exit after SIGTERM: %v\n%s", err, stderr)
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/nriwasm/nriwasm/internal/config"
 	"github.com/nriwasm/nriwasm/internal/testplugins"
+	"github.com/nriwasm/nriwasm/internal/testutil"
 	"github.com/nriwasm/nriwasm/nri"
 	"github.com/nriwasm/nriwasm/nri/sim"
 )
@@ -117,11 +118,7 @@ func cacheDir(t testing.TB) string {
 // startRuntime serves a simulated runtime on a socket of the test's own.
 func startRuntime(t *testing.T, opts ...sim.Option) *sim.Runtime {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "nriwasm-test-") // short: socket paths are limited to 108 bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
+	dir := testutil.ShortDir(t)
 	rt, err := sim.Start(filepath.Join(dir, "nri.sock"), opts...)
 	if err != nil {
 		t.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/containerd/nri/pkg/api"
 
+	"github.com/nriwasm/nriwasm/internal/testutil"
 	"github.com/nriwasm/nriwasm/nri"
 	"github.com/nriwasm/nriwasm/nri/sim"
 )
@@ -292,11 +292,7 @@ func TestLoadErrorKeepsOthers(t *testing.T) {
 // A host started before the runtime waits for its socket, says so once, and
 // registers when the runtime appears.
 func TestWaitsForRuntime(t *testing.T) {
-	dir, err := os.MkdirTemp("", "nriwasm-wait-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := testutil.ShortDir(t)
 	socket := filepath.Join(dir, "nri.sock")
 	logs := &logSink{}
 	h, err := runHost(t, socket, logs, spec(t, "10", "injector", "injector", withConfig("env LATE=1")))

@@ -3,7 +3,6 @@ package nri_test
 import (
 	"context"
 	"net"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,8 @@ import (
 	"github.com/containerd/nri/pkg/api"
 	"github.com/containerd/nri/pkg/net/multiplex"
 	"github.com/containerd/ttrpc"
+
+	"github.com/nriwasm/nriwasm/internal/testutil"
 )
 
 // oldRuntime is the runtime side of NRI before v0.12, reduced to what these
@@ -62,11 +63,7 @@ func (o *oldRuntime) accept(t *testing.T, l net.Listener) api.PluginService {
 // fewer events: the plugin subscribes to none it does not know, and a v0.12
 // guest gets each StateChange through its own export.
 func TestOlderRuntimeStateChange(t *testing.T) {
-	dir, err := os.MkdirTemp("", "nriwasm-old-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := testutil.ShortDir(t)
 	socket := filepath.Join(dir, "nri.sock")
 	l, err := net.Listen("unix", socket)
 	if err != nil {

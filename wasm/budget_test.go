@@ -4,11 +4,11 @@ import (
 	"context"
 	"errors"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nriwasm/nriwasm/internal/testutil"
 	"github.com/nriwasm/nriwasm/wasm"
 )
 
@@ -71,7 +71,7 @@ func TestGrowthStopsAtLimit(t *testing.T) {
 		t.Fatalf("grow: %v", err)
 	}
 	const slack = 16 << 20 // the test's own heap, wazero's bookkeeping
-	if peak := peakRSS(t); peak > rss+limit+slack {
+	if peak := testutil.ProcStatus(t, 0, "VmHWM"); peak > rss+limit+slack {
 		t.Errorf("peak RSS %d MiB while growing to %d MiB from %d MiB", peak>>20, limit>>20, rss>>20)
 	}
 	for i := range 100 {
@@ -103,26 +103,5 @@ func resetPeakRSS(t *testing.T) uint64 {
 	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
 		t.Skipf("cannot reset the peak RSS: %v", err)
 	}
-	return procStatus(t, "VmRSS")
-}
-
-func peakRSS(t *testing.T) uint64 { return procStatus(t, "VmHWM") }
-
-func procStatus(t *testing.T, field string) uint64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/self/status", field)
-	return 0
+	return testutil.ProcStatus(t, 0, "VmRSS")
 }

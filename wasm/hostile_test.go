@@ -13,6 +13,7 @@ import (
 	"github.com/containerd/nri/pkg/api"
 
 	"github.com/nriwasm/nriwasm/internal/testplugins"
+	"github.com/nriwasm/nriwasm/internal/testutil"
 	"github.com/nriwasm/nriwasm/wasm"
 )
 
@@ -82,7 +83,7 @@ func TestHostileCalls(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var buf syncBuffer
+			var buf testutil.Buffer
 			budget := wasm.NewBudget(0)
 			p := newPlugin(t, "hostile", cfg(t, &buf).WithMemoryLimit(limit).WithBudget(budget), replay)
 			timeout := 10 * time.Second

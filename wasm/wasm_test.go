@@ -1,7 +1,6 @@
 package wasm_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/containerd/nri/pkg/api"
 
 	"github.com/nriwasm/nriwasm/internal/testplugins"
+	"github.com/nriwasm/nriwasm/internal/testutil"
 	"github.com/nriwasm/nriwasm/wasm"
 )
 
@@ -30,7 +30,7 @@ func read(t testing.TB, name string) []byte {
 // cfg is the test configuration: the compilation cache shared by the tests
 // (a 10 MB Go guest compiles in seconds, loads from the cache in a fraction
 // of one) and a logger into buf.
-func cfg(t testing.TB, buf *syncBuffer) wasm.Config {
+func cfg(t testing.TB, buf *testutil.Buffer) wasm.Config {
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatal(err)
@@ -40,23 +40,6 @@ func cfg(t testing.TB, buf *syncBuffer) wasm.Config {
 		c = c.WithLogger(slog.New(slog.NewTextHandler(buf, nil)))
 	}
 	return c
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Modules that are not NRI plugins are refused at Compile with the reason.
@@ -235,7 +218,7 @@ func TestPluginErrorKeepsInstance(t *testing.T) {
 
 // The guest's env.log reaches the host's log, with its level.
 func TestGuestLog(t *testing.T) {
-	var buf syncBuffer
+	var buf testutil.Buffer
 	p := newPlugin(t, "logger", cfg(t, &buf), nil)
 	ctx := context.Background()
 	if err := p.Call(ctx, wasm.Configure, &api.ConfigureRequest{}, &api.ConfigureResponse{}); err != nil {
@@ -254,7 +237,7 @@ func TestGuestLog(t *testing.T) {
 func TestCacheRecovery(t *testing.T) {
 	dir := t.TempDir()
 	bin := read(t, "command")
-	var buf syncBuffer
+	var buf testutil.Buffer
 	c := wasm.NewConfig().WithEngine(wasm.Compiler).WithCacheDir(dir).WithLogger(slog.New(slog.NewTextHandler(&buf, nil)))
 	if ok, why := wasm.CompilerSupported(); !ok {
 		t.Skipf("the cache serves the compiler only, unavailable here: %s", why)

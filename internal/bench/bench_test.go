@@ -26,6 +26,7 @@ import (
 
 	"github.com/nriwasm/nriwasm/internal/config"
 	"github.com/nriwasm/nriwasm/internal/testplugins"
+	"github.com/nriwasm/nriwasm/internal/testutil"
 	"github.com/nriwasm/nriwasm/nri"
 	"github.com/nriwasm/nriwasm/nri/sim"
 )
@@ -61,12 +62,7 @@ func TestBench(t *testing.T) {
 // runtimeAt starts a simulated runtime on a fresh short socket path.
 func runtimeAt(t *testing.T, opts ...sim.Option) *sim.Runtime {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "nriwasm-bench-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	rt, err := sim.Start(filepath.Join(dir, "nri.sock"), opts...)
+	rt, err := sim.Start(filepath.Join(testutil.ShortDir(t), "nri.sock"), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -356,29 +352,14 @@ func memory(t *testing.T, r *report) {
 		t.Run(guest, func(t *testing.T) {
 			rt := runtimeAt(t)
 			cmd, _ := daemon(t, bin, rt, guest, "auto", cacheDir(t))
-			start := rss(t, cmd.Process.Pid)
+			start := testutil.ProcStatus(t, cmd.Process.Pid, "VmRSS")
 			creates(t, rt, 20000)
-			warm := rss(t, cmd.Process.Pid)
+			warm := testutil.ProcStatus(t, cmd.Process.Pid, "VmRSS")
 			creates(t, rt, 10000)
-			r.printf("| %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", guest, mib(start), mib(warm), mib(rss(t, cmd.Process.Pid)))
+			r.printf("| %s | %.1f MiB | %.1f MiB | %.1f MiB |\n", guest, mib(start), mib(warm), mib(testutil.ProcStatus(t, cmd.Process.Pid, "VmRSS")))
 		})
 	}
 	r.printf("\n")
 }
 
 func mib(n uint64) float64 { return float64(n) / (1 << 20) }
-
-func rss(t *testing.T, pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			return kb << 10
-		}
-	}
-	t.Fatal("no VmRSS")
-	return 0
-}

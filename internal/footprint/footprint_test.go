@@ -17,7 +17,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +24,7 @@ import (
 	"github.com/containerd/nri/pkg/api"
 
 	"github.com/nriwasm/nriwasm/internal/testplugins"
+	"github.com/nriwasm/nriwasm/internal/testutil"
 	"github.com/nriwasm/nriwasm/nri/sim"
 )
 
@@ -107,11 +107,7 @@ func mib(n uint64) float64 { return float64(n) / (1 << 20) }
 // guest, after it grew).
 func measure(t *testing.T, bin string, r row) (rss, peak uint64) {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "nriwasm-fp-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
+	dir := testutil.ShortDir(t)
 	plugins := filepath.Join(dir, "plugins")
 	if err := os.Mkdir(plugins, 0o755); err != nil {
 		t.Fatal(err)
@@ -166,24 +162,5 @@ func measure(t *testing.T, bin string, r row) (rss, peak uint64) {
 			t.Fatalf("%s: %v", r.name, err)
 		}
 	}
-	return status(t, cmd.Process.Pid, "VmRSS"), status(t, cmd.Process.Pid, "VmHWM")
-}
-
-// status reads a "Name: N kB" line of /proc/PID/status, in bytes.
-func status(t *testing.T, pid int, name string) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			kb, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return kb << 10
-		}
-	}
-	t.Fatalf("no %s in /proc/%d/status", name, pid)
-	return 0
+	return testutil.ProcStatus(t, cmd.Process.Pid, "VmRSS"), testutil.ProcStatus(t, cmd.Process.Pid, "VmHWM")
 }
