@@ -2,16 +2,19 @@
 # The work behind cross/cross.mk, which passes GO, GOBUILD (the top-level
 # Makefile's release build command) and VERSION in the environment.
 #
-#   cross.sh size DIST        each binary against its budget: skeleton + 1 MiB
+#   cross.sh size DIST        each binary against its budget: baseline + 1 MiB
 #   cross.sh deps DIR         write the dependency lists DIR/nriwasm-linux-NAME.txt
 #   cross.sh deps-check DIR   fail if DIR differs from what deps would write
-#   cross.sh skeleton         measure cross/skeleton for every target
+#   cross.sh skeleton         measure cross/skeleton for every target, next to the baseline
 #   cross.sh test NAME...     run the targets under qemu-user; also needs DIST,
-#                             WORK, PLUGIN_DIRS and SKIP_INTERP
+#                             WORK, PLUGIN_DIRS, SKIP_EMULATED, SKIP_INTERP and
+#                             NO_PKG_TESTS (see cross.mk)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SELF=$PWD/cross/cross.sh
 ALLOWANCE=$((1 << 20))
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
 
 targets() { awk '!/^#/ && NF {print $1}' cross/targets.txt; }
 
@@ -19,7 +22,7 @@ targets() { awk '!/^#/ && NF {print $1}' cross/targets.txt; }
 # environment of the build) and qemu (the command prefix that runs it).
 use() {
 	local name="" run rest
-	read -r name goarch genv run engine skeleton rest < <(awk -v t="$1" '$1 == t' cross/targets.txt) || true
+	read -r name goarch genv run engine baseline rest < <(awk -v t="$1" '$1 == t' cross/targets.txt) || true
 	[[ $name == "$1" ]] || { echo "cross: no target $1 in cross/targets.txt" >&2; exit 2; }
 	goenv=(GOOS=linux GOARCH="$goarch" CGO_ENABLED=0 "$genv")
 	case $run in
@@ -37,12 +40,12 @@ mib() { awk -v b="$1" 'BEGIN {printf "%.2f MiB", b / 1048576}'; }
 
 size() {
 	local dir=$1 over=() t bytes budget
-	printf '%-8s %10s %10s %10s %10s\n' target binary skeleton budget headroom
+	printf '%-8s %10s %10s %10s %10s\n' target binary baseline budget headroom
 	for t in $(targets); do
 		use "$t"
 		bytes=$(stat -c %s "$dir/nriwasm-linux-$t")
-		budget=$((skeleton + ALLOWANCE))
-		printf '%-8s %10s %10s %10s %10s' "$t" "$(mib "$bytes")" "$(mib "$skeleton")" "$(mib "$budget")" "$(mib $((budget - bytes)))"
+		budget=$((baseline + ALLOWANCE))
+		printf '%-8s %10s %10s %10s %10s' "$t" "$(mib "$bytes")" "$(mib "$baseline")" "$(mib "$budget")" "$(mib $((budget - bytes)))"
 		if ((bytes > budget)); then echo "  OVER"; over+=("$t"); else echo; fi
 	done
 	((${#over[@]})) || return 0
@@ -50,24 +53,21 @@ size() {
 		use "$t"
 		growth "$t"
 	done
-	echo "cross-size: ${over[*]}: more than $(mib $ALLOWANCE) over the skeleton" >&2
+	echo "cross-size: ${over[*]}: more than $(mib $ALLOWANCE) over the baseline" >&2
 	exit 1
 }
 
 # growth NAME: what the binary has beyond the skeleton, by package, and how
 # its dependencies differ from the checked-in list.
 growth() {
-	local tmp
-	tmp=$(mktemp -d)
-	build -ldflags= -o "$tmp/nriwasm" .
-	build -ldflags= -o "$tmp/skeleton" ./cross/skeleton
+	build -ldflags= -o "$TMP/nriwasm" .
+	build -ldflags= -o "$TMP/skeleton" ./cross/skeleton
 	echo
 	echo "$1: symbol bytes by package, nriwasm minus skeleton, largest 20:"
-	LC_ALL=C join -a1 -a2 -e0 -o 0,1.2,2.2 <(bypackage "$tmp/nriwasm") <(bypackage "$tmp/skeleton") |
+	LC_ALL=C join -a1 -a2 -e0 -o 0,1.2,2.2 <(bypackage "$TMP/nriwasm") <(bypackage "$TMP/skeleton") |
 		awk '{print $2 - $3, $1}' | sort -rn | head -20 | awk '{printf "  %+8.1f KiB  %s\n", $1 / 1024, $2}'
 	echo "$1: dependencies against cross/deps/nriwasm-linux-$1.txt (> new, < gone):"
 	depslist "$1" | diff "cross/deps/nriwasm-linux-$1.txt" - | grep '^[<>]' || echo "  none"
-	rm -rf "$tmp"
 }
 
 # bypackage BIN: "package bytes" for the symbols of an unstripped BIN.
@@ -75,7 +75,7 @@ bypackage() {
 	"$GO" tool nm -size "$1" | awk '
 		NF >= 4 && $3 ~ /^[TtRrDdBb]$/ {
 			n = $4; sub(/\[.*/, "", n); sub(/^type:\*?/, "", n)
-			if (n ~ /^go:/) n = "(func metadata and itabs, all packages)"
+			if (n ~ /^go:/) n = "(funcdata+itabs,all)"
 			else if (n !~ /^[[:alnum:]]/ || !match(n, /\.[^\/]*$/)) n = "(other)"
 			else n = substr(n, 1, RSTART - 1)
 			bytes[n] += $2
@@ -104,27 +104,21 @@ deps() {
 }
 
 deps_check() {
-	local tmp
-	tmp=$(mktemp -d)
-	deps "$tmp"
-	if ! diff -ru "$1" "$tmp"; then
-		rm -rf "$tmp"
+	deps "$TMP/deps"
+	diff -ru "$1" "$TMP/deps" || {
 		echo "cross-deps-check: $1 is stale: run make cross-deps, review the diff and commit it" >&2
 		exit 1
-	fi
-	rm -rf "$tmp"
+	}
 }
 
 skeleton() {
-	local tmp t
-	tmp=$(mktemp -d)
-	printf '%-8s %10s %10s\n' target measured recorded
+	local t
+	printf '%-8s %10s %10s\n' target skeleton baseline
 	for t in $(targets); do
 		use "$t"
-		build -o "$tmp/$t" ./cross/skeleton
-		printf '%-8s %10s %10s\n' "$t" "$(stat -c %s "$tmp/$t")" "$skeleton"
+		build -o "$TMP/$t" ./cross/skeleton
+		printf '%-8s %10s %10s\n' "$t" "$(stat -c %s "$TMP/$t")" "$baseline"
 	done
-	rm -rf "$tmp"
 }
 
 # test_all NAME...: test_target for each target, as many at once as there
@@ -166,10 +160,10 @@ test_target() {
 		install -d -m 0755 "$w/demo-${d##*/}"
 		install -m 0644 "$d"/20-injector.* "$w/demo-${d##*/}"
 	done
-	# Package tests run with a cache of their own (the wasm package prunes
-	# other architectures' entries from a shared one) but share the Wasm
-	# guests that internal/testplugins builds: an emulated test binary runs the
-	# host's go.
+	# Package tests run with a compilation cache of their own, as the wasm
+	# package prunes other architectures' entries from a shared one, but share
+	# the guests that internal/testplugins builds: an emulated test binary
+	# runs the host's go.
 	d=${XDG_CACHE_HOME:-$HOME/.cache}/nriwasm-testplugins
 	mkdir -p "$d" && ln -s "$d" "$w/xdg/nriwasm-testplugins"
 	local steps=(version check demo)

@@ -150,7 +150,8 @@ func runHost(t *testing.T, socket string, logs *logSink, plugins ...config.Plugi
 			t.Logf("host log:\n%s", strings.Join(logs.matching(), "\n"))
 		}
 	})
-	cfg := &config.Config{Socket: socket, Engine: "auto", CacheDir: cacheDir(t), Plugins: plugins}
+	cfg := &config.Config{Socket: socket, Engine: "auto", CacheDir: cacheDir(t), Plugins: plugins,
+		MemoryBudget: 1 << 30} // what a 32-bit arm process allows; one Go guest under the interpreter takes ~155 MiB of code
 	h, err := nri.Load(context.Background(), cfg, nri.WithLogger(slog.New(logs)))
 	if h == nil {
 		return nil, err

@@ -110,12 +110,15 @@ func Compile(ctx context.Context, name string, wasm []byte, cfg Config) (_ *Modu
 	err = m.compile(ctx, engine, cacheDir, wasm)
 	if err != nil && cacheDir != "" {
 		// A corrupt or truncated cache entry is a hard compile error in
-		// wazero: drop this module's entry and compile from scratch once.
-		logger.Warn("compile failed with the cache; recompiling without it", "plugin", name, "cache", cacheDir, "error", err)
+		// wazero, and so is a cache that cannot be written (a full disk):
+		// drop this version's entries and compile once without the cache.
+		// The next start fills it again.
+		logger.Warn("compile failed with the cache; recompiling without it", "cache", cacheDir, "error", err)
 		m.closeRuntime(ctx)
 		if entry := filepath.Join(cacheDir, cacheName()); os.RemoveAll(entry) != nil {
-			return nil, fmt.Errorf("wasm: compiling with the cache %s, which cannot be removed: %w", entry, err)
+			logger.Warn("cannot remove the compilation cache", "cache", entry)
 		}
+		cacheDir = ""
 		err = m.compile(ctx, engine, cacheDir, wasm)
 	}
 	if err != nil {

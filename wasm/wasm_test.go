@@ -273,6 +273,10 @@ func TestCacheRecovery(t *testing.T) {
 	if !strings.Contains(buf.String(), "recompiling without it") {
 		t.Errorf("corrupt entry not reported:\n%s", buf.String())
 	}
+	if _, err := os.Stat(entries[0]); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("corrupt cache entry kept (%v)", err)
+	}
+	compile() // fills the cache again
 	if b, err := os.ReadFile(entries[0]); err != nil || string(b) == "corrupt" {
 		t.Errorf("cache entry not rewritten (%v)", err)
 	}

@@ -82,7 +82,7 @@ func cacheDir(t *testing.T) string {
 // ends, and waits until the runtime has them.
 func host(t *testing.T, rt *sim.Runtime, engine string, plugins ...config.Plugin) {
 	t.Helper()
-	cfg := &config.Config{Socket: rt.Socket(), Engine: engine, CacheDir: cacheDir(t), Plugins: plugins}
+	cfg := &config.Config{Socket: rt.Socket(), Engine: engine, CacheDir: cacheDir(t), Plugins: plugins, MemoryBudget: 1 << 30}
 	h, err := nri.Load(context.Background(), cfg, nri.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)

@@ -51,7 +51,7 @@ $(PLUGIN_OUT)/20-injector.conf $(PLUGIN_SMALL_OUT)/20-injector.conf: $(PLUGIN_DI
 
 plugins-small: $(PLUGIN_SMALL_OUT)/20-injector.wasm $(PLUGIN_SMALL_OUT)/20-injector.conf
 
-$(PLUGIN_SMALL_OUT)/20-injector.wasm: $(PLUGIN_DIR)/c/injector.c
+$(PLUGIN_SMALL_OUT)/20-injector.wasm: $(PLUGIN_DIR)/c/injector.c | deps-plugins
 	@mkdir -p $(@D)
 	$(CLANG_WASM) -o $@.tmp $<
 	mv $@.tmp $@
