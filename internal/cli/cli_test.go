@@ -180,3 +180,23 @@ func TestCheckConfigured(t *testing.T) {
 		}
 	}
 }
+
+// A plugin that cannot fit the budget is refused with the numbers: what it
+// needs, split up, the budget and what is in use.
+func TestCheckOverBudget(t *testing.T) {
+	e, out, _ := env()
+	err := cli.Check(context.Background(), e, writeConfig(t, "memory_budget = \"40MiB\"\n"), false,
+		[]string{testplugins.Path(t, "cinjector"), testplugins.Path(t, "injector")})
+	if !errors.Is(err, cli.ErrFailed) {
+		t.Fatalf("Check = %v, want ErrFailed", err)
+	}
+	lines := strings.Split(out.String(), "\n")
+	if !strings.HasSuffix(lines[0], "cinjector.wasm: ok") {
+		t.Errorf("the small plugin: %s", lines[0])
+	}
+	for _, want := range []string{"injector.wasm: FAIL: memory: budget exceeded", "MiB linear", "MiB code", "1 MiB overhead", "budget 40 MiB", "in use by 1 plugin"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out)
+		}
+	}
+}
