@@ -7,25 +7,17 @@ import (
 	"strings"
 )
 
-// sizeUnits are the units ParseSize takes: binary only, so that "16MiB" can
+// sizeUnits are the units parseSize takes: binary only, so that "16MiB" can
 // mean nothing but 16 << 20.
 var sizeUnits = []struct {
 	name  string
 	shift uint
 }{{"", 0}, {"B", 0}, {"KiB", 10}, {"MiB", 20}, {"GiB", 30}, {"TiB", 40}}
 
-// ParseSize parses a byte size: a whole number and an optional binary unit,
+// parseSize parses a byte size: a whole number and an optional binary unit,
 // "4096", "4096B", "512KiB", "16MiB", "1GiB", "1TiB". Decimal or short units
-// ("16MB", "16M") are refused with the binary spelling to use instead.
-func ParseSize(s string) (uint64, error) {
-	n, msg := parseSize(s)
-	if msg != "" {
-		return 0, &Error{Kind: ErrInvalid, Msg: msg}
-	}
-	return n, nil
-}
-
-// parseSize is ParseSize with the problem as a message, "" if none.
+// ("16MB", "16M") are refused with the binary spelling to use instead. The
+// problem comes back as a message, "" if none.
 func parseSize(s string) (uint64, string) {
 	i := 0
 	for i < len(s) && isDigit(s[i]) {

@@ -23,7 +23,20 @@ type Range struct{ Start, End uint64 }
 // becomes executable around CompileModule is the module's code. It needs
 // Linux's /proc.
 func ExecMappings() ([]Range, error) {
-	return readProc("/proc/self/maps", execMappings)
+	const path = "/proc/self/maps"
+	if runtime.GOOS != "linux" {
+		return nil, fmt.Errorf("%w: %s on %s: %w", ErrProc, path, runtime.GOOS, errors.ErrUnsupported)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrProc, err)
+	}
+	defer f.Close()
+	m, err := execMappings(f)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", ErrProc, path, err)
+	}
+	return m, nil
 }
 
 // NewBytes is the size of the address space in after that was not in
@@ -43,16 +56,6 @@ func NewBytes(before, after []Range) uint64 {
 	return n
 }
 
-// RSS is this process's resident set size (VmRSS).
-func RSS() (uint64, error) {
-	return readProc("/proc/self/status", statusField("VmRSS"))
-}
-
-// PeakRSS is this process's peak resident set size (VmHWM).
-func PeakRSS() (uint64, error) {
-	return readProc("/proc/self/status", statusField("VmHWM"))
-}
-
 // HeapInUse is the bytes of live Go heap objects after a full GC. The
 // interpreter keeps a module's IR on the heap, so the difference around
 // CompileModule is its code footprint. The GC makes it slow: measure, don't
@@ -62,23 +65,6 @@ func HeapInUse() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}}
 	metrics.Read(s)
 	return s[0].Value.Uint64()
-}
-
-func readProc[T any](path string, parse func(io.Reader) (T, error)) (T, error) {
-	var zero T
-	if runtime.GOOS != "linux" {
-		return zero, fmt.Errorf("%w: %s on %s: %w", ErrProc, path, runtime.GOOS, errors.ErrUnsupported)
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return zero, fmt.Errorf("%w: %w", ErrProc, err)
-	}
-	defer f.Close()
-	n, err := parse(f)
-	if err != nil {
-		return zero, fmt.Errorf("%w: %s: %w", ErrProc, path, err)
-	}
-	return n, nil
 }
 
 // execMappings parses /proc/PID/maps lines ("start-end perms offset dev
@@ -104,30 +90,6 @@ func execMappings(r io.Reader) ([]Range, error) {
 		m = append(m, Range{start, end})
 	}
 	return m, s.Err()
-}
-
-// statusField returns a parser for one "Name:  1234 kB" line of
-// /proc/PID/status, in bytes.
-func statusField(name string) func(io.Reader) (uint64, error) {
-	return func(r io.Reader) (uint64, error) {
-		s := bufio.NewScanner(r)
-		for s.Scan() {
-			v, ok := strings.CutPrefix(s.Text(), name+":")
-			if !ok {
-				continue
-			}
-			num, ok := strings.CutSuffix(strings.TrimSpace(v), " kB")
-			kb, err := strconv.ParseUint(num, 10, 64)
-			if !ok || err != nil {
-				return 0, fmt.Errorf("%s %q: want a number of kB", name, strings.TrimSpace(v))
-			}
-			return kb << 10, nil
-		}
-		if err := s.Err(); err != nil {
-			return 0, err
-		}
-		return 0, fmt.Errorf("no %s line", name)
-	}
 }
 
 // FormatBytes renders n in binary units with at most one decimal:
