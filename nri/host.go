@@ -56,9 +56,9 @@ func WithOnReady(f func()) Option { return func(o *options) { o.onReady = f } }
 
 // Load compiles and instantiates every configured plugin, in index order,
 // each reserving its memory from one budget of cfg.MemoryBudget. A plugin
-// that fails to load (or to fit the budget) is reported in the returned error (a join of
-// *LoadError) and left out; the host runs the others. The host is nil only
-// if no plugin loaded.
+// that fails to load (or to fit the budget) is reported in the returned
+// error (a join of *LoadError) and left out; the host runs the others. The
+// host is nil only if no plugin loaded.
 func Load(ctx context.Context, cfg *config.Config, opts ...Option) (*Host, error) {
 	o := options{logger: slog.Default()}
 	for _, opt := range opts {

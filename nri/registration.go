@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -271,15 +269,11 @@ func runtimeEvents(req *api.ConfigureRequest) api.EventMask {
 	if req.NRIVersion != "" {
 		return api.ValidEvents
 	}
-	v, err := api.InferVersionFromRuntime(req.RuntimeName, req.RuntimeVersion)
-	major, minor, ok := strings.Cut(strings.TrimPrefix(v, "v"), ".")
-	if err == nil && ok {
-		minor, _, _ = strings.Cut(minor, ".")
-		if mj, err1 := strconv.Atoi(major); err1 == nil {
-			if mn, err2 := strconv.Atoi(minor); err2 == nil && (mj > 0 || mn >= 10) {
-				return api.ValidEvents
-			}
-		}
+	// An unknown runtime or version ("unknown") does not scan: the old set.
+	v, _ := api.InferVersionFromRuntime(req.RuntimeName, req.RuntimeVersion)
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "v%d.%d", &major, &minor); err == nil && (major > 0 || minor >= 10) {
+		return api.ValidEvents
 	}
 	return trackedEvents
 }

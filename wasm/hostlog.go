@@ -33,16 +33,15 @@ type guestLog struct {
 	last    time.Time
 	dropped int
 	partial [2]bytes.Buffer // unterminated stdout/stderr line
-	now     func() time.Time
 }
 
 func newGuestLog(logger *slog.Logger) *guestLog {
-	return &guestLog{logger: logger, tokens: logBurst, now: time.Now}
+	return &guestLog{logger: logger, tokens: logBurst}
 }
 
 // allow takes one token; the caller holds mu.
 func (g *guestLog) allow() bool {
-	now := g.now()
+	now := time.Now()
 	if !g.last.IsZero() {
 		g.tokens = min(logBurst, g.tokens+now.Sub(g.last).Seconds()*logPerSec)
 	}

@@ -49,9 +49,6 @@ func NewPlugin(mod *Module, prepare Prepare) *Plugin {
 	return &Plugin{mod: mod, prepare: prepare, log: mod.log.logger, sem: make(chan struct{}, 1)}
 }
 
-// Module returns the compiled module.
-func (p *Plugin) Module() *Module { return p.mod }
-
 // Recoveries counts instances replaced after a failure.
 func (p *Plugin) Recoveries() uint64 { return p.recoveries.Load() }
 
@@ -64,14 +61,10 @@ func (p *Plugin) Start(ctx context.Context) error {
 	return p.ensure(ctx, true)
 }
 
-// Call invokes e on the current instance, making one first if needed.
+// Call invokes e on the current instance, making one first if needed, with
+// exclusive use of it. If the call leaves the instance unhealthy it is
+// replaced in the background.
 func (p *Plugin) Call(ctx context.Context, e Export, req, resp Message) error {
-	return p.Do(ctx, func(ctx context.Context, in *Instance) error { return in.Call(ctx, e, req, resp) })
-}
-
-// Do runs f with exclusive use of a ready instance. If f leaves the instance
-// unhealthy it is replaced in the background.
-func (p *Plugin) Do(ctx context.Context, f func(context.Context, *Instance) error) error {
 	if err := p.acquire(ctx); err != nil {
 		return err
 	}
@@ -79,7 +72,7 @@ func (p *Plugin) Do(ctx context.Context, f func(context.Context, *Instance) erro
 	if err := p.ensure(ctx, false); err != nil {
 		return err
 	}
-	err := f(ctx, p.in)
+	err := p.in.Call(ctx, e, req, resp)
 	if !p.in.Healthy() {
 		p.log.Warn("plugin instance failed; replacing it", "error", err)
 		p.in = nil
